@@ -1,0 +1,107 @@
+"""Source -> release (student stubs, public tests) and solutions (executed), from one notebook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder.config import Assignment, load_assignment
+from autograder.datasets import DATA_DIR_ENV
+from autograder.datasets import data_dir as resolve_data_dir
+from autograder.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """What ``assign`` wrote for one assignment."""
+
+    name: str
+    """Assignment name."""
+    release: Path
+    """The student notebook."""
+    solution: Path | None
+    """The executed solution notebook (None when execution was not asked for)."""
+    seconds: float
+    """Time spent executing the solution."""
+
+
+def release_notebook(assignment: Assignment) -> NotebookNode:
+    """The student notebook, exactly as ``assign`` writes it."""
+    return pipeline(*RELEASE)(read(assignment.source_notebook))
+
+
+def solution_notebook(assignment: Assignment) -> NotebookNode:
+    """The solution notebook before execution."""
+    return pipeline(*SOLUTION)(read(assignment.source_notebook))
+
+
+def _copy_files(assignment: Assignment, dest: Path) -> None:
+    for name in assignment.config.files:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(assignment.source_dir / name, target)
+
+
+def execute(nb: NotebookNode, workdir: Path, *, skip_training: bool, timeout: float,
+            data_dir: Path | None = None) -> NotebookNode:
+    """Run a notebook with nbclient in ``workdir`` (trusted instructor code, on the host)."""
+    from nbclient import NotebookClient
+
+    skipped = [c for c in nb.cells if skip_training and is_skipped(c)]
+    for cell in skipped:  # nbclient has no per-cell skip: blank the source while it runs
+        cell.metadata["autograder_source"], cell.source = cell.source, ""
+    env_before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(resolve_data_dir(data_dir))
+    try:
+        NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        if env_before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = env_before
+        for cell in skipped:
+            cell.source = cell.metadata.pop("autograder_source")
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def assign(name: str, *, root: Path | None = None, run_solution: bool = True,
+           data_dir: Path | None = None) -> AssignResult:
+    """Write ``release/<name>/`` and (executed) ``solutions/<name>/`` from ``source/<name>/``."""
+    import time
+
+    assignment = load_assignment(name, root)
+    notebook = assignment.config.notebook
+    release = assignment.release_dir / notebook
+    write(release_notebook(assignment), release)
+    _copy_files(assignment, assignment.release_dir)
+    if not run_solution:
+        return AssignResult(name, release, None, 0.0)
+    started = time.perf_counter()
+    solution = assignment.solutions_dir / notebook
+    with tempfile.TemporaryDirectory(prefix=f"solution-{name}-") as tmp:
+        work = Path(tmp)
+        _copy_files(assignment, work)
+        fixtures = assignment.config.solution_fixtures
+        if fixtures:
+            shutil.copytree(assignment.root / fixtures, work, dirs_exist_ok=True)
+        nb = execute(solution_notebook(assignment), work, skip_training=bool(fixtures),
+                     timeout=assignment.config.limits.notebook_timeout_s * 4, data_dir=data_dir)
+        write(nb, solution)
+        _copy_artifacts(assignment, work)
+    return AssignResult(name, release, solution, time.perf_counter() - started)
+
+
+def _copy_artifacts(assignment: Assignment, work: Path) -> None:
+    """Keep the solution's artifacts beside it (ignored by git) so it can be graded as a submission."""
+    for name in assignment.config.artifacts:
+        if (work / name).is_file():
+            target = assignment.solutions_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(work / name, target)

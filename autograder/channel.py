@@ -1,0 +1,257 @@
+"""Trusted side of the data-only channel: start the kernel in a sandbox, send calls, read data back."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from autograder import wire
+from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
+
+LINE_LIMIT = 64 * 1024 * 1024
+"""Longest message accepted from the kernel, in bytes."""
+SUBMISSION_TARGET = "/submission"
+"""Where the staged submission is mounted, read-only, in the container."""
+DATA_TARGET = "/data"
+"""Where dataset folders are mounted, read-only, in the container."""
+
+
+class StudentCodeError(AssertionError):
+    """The student's code raised while a test called it; the message is for the student."""
+
+
+class StudentTimeout(AssertionError):
+    """A call into the student's code did not answer in time."""
+
+
+class KernelDied(AssertionError):
+    """The student's kernel is gone (crashed, killed, or stopped answering earlier)."""
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What happened to one executed cell inside the container."""
+
+    index: int
+    """Position of the cell in the notebook."""
+    cell_id: str
+    """nbformat cell id."""
+    status: str
+    """'ok' or 'error'."""
+    error: str | None
+    """'Type: message' of the error, if any."""
+    seconds: float
+    """Execution time."""
+    outputs: tuple[dict[str, Any], ...]
+    """nbformat output dicts (text bounded, images as base64 PNG)."""
+
+
+@dataclass
+class ExecutionReport:
+    """The notebook run inside the container."""
+
+    cells: list[CellRecord] = field(default_factory=list)
+    """Executed cells in order."""
+    seconds: float = 0.0
+    """Time from start to ready, container start included."""
+    failure: str | None = None
+    """Why execution did not finish, if it did not."""
+
+
+class _Reader(threading.Thread):
+    """Reads bounded lines from a pipe into a queue so waits can time out."""
+
+    def __init__(self, stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.lines = stream, lines
+
+    def run(self) -> None:
+        try:
+            while True:
+                line = self.stream.readline(LINE_LIMIT)
+                if not line:
+                    break
+                self.lines.put(line)
+                if not line.endswith(b"\n"):
+                    break  # over-long message: the session is closed as broken
+        except (OSError, ValueError):
+            pass
+        self.lines.put(None)
+
+
+class _Tail(threading.Thread):
+    """Drains stderr, keeping only its tail for error messages."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.chunks: collections.deque[bytes] = collections.deque(maxlen=16)
+
+    def run(self) -> None:
+        try:
+            for chunk in iter(lambda: self.stream.read1(4096), b""):  # type: ignore[attr-defined]
+                self.chunks.append(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", "replace")[-2000:]
+
+
+class KernelSession:
+    """One submission's kernel running in a container, reached only through data messages."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        staged: Path,
+        *,
+        limits: Limits,
+        data_root: Path | None = None,
+        data: Sequence[str] = (),
+        call_timeout: float = 30.0,
+    ) -> None:
+        self.call_timeout = call_timeout
+        self._ids = itertools.count(1)
+        self._dead: str | None = None
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        mounts = [*runtime_mounts(), Mount(staged, SUBMISSION_TARGET)]
+        if data and data_root is not None:
+            mounts += [Mount(data_root / rel, f"{DATA_TARGET}/{rel}") for rel in data]
+        env = {**default_env(), "AUTOGRADER_DATA_DIR": DATA_TARGET}
+        target = SUBMISSION_TARGET
+        if not sandbox.isolated:  # debugging mode: host paths, nothing hidden
+            env["AUTOGRADER_DATA_DIR"], target = str(data_root or ""), str(staged)
+        self.process: SandboxProcess = sandbox.spawn(
+            ["python3", "-m", "autograder.kernel", target], mounts=mounts, limits=limits, env=env
+        )
+        _Reader(self.process.stdout, self._lines).start()
+        self._stderr = _Tail(self.process.stderr)
+        self._stderr.start()
+
+    # -- execution ---------------------------------------------------------------------
+
+    def wait_ready(self, timeout: float) -> ExecutionReport:
+        """Wait for the notebook to finish executing; never raises for student failures."""
+        report = ExecutionReport()
+        started = time.monotonic()
+        current = "before the first cell"
+        while True:
+            left = timeout - (time.monotonic() - started)
+            message = self._next(left)
+            if message is None:
+                report.seconds = time.monotonic() - started
+                report.failure = self._failure_reason(left <= 0, timeout, current)
+                self.close()
+                return report
+            if message.get("event") == "cell":
+                current = f"in cell {message.get('index')} (id {message.get('cell_id')})"
+            elif message.get("event") == "ready":
+                report.cells = [_cell_record(c) for c in message.get("cells", [])]
+                report.seconds = time.monotonic() - started
+                return report
+
+    def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
+        if timed_out:
+            return f"the notebook did not finish within {timeout:g} s; it was stopped {where}"
+        code = self.process.poll()
+        tail = self._stderr.text().strip().splitlines()[-1:] or [""]
+        if code is not None and code in (137, -9):
+            why = "it was killed (out of memory or a limit was hit)"
+        elif code is not None:
+            why = f"its process exited with code {code}"
+        else:
+            why = "it sent something that is not channel data"
+        detail = f" Last error output: {tail[0][:300]}" if tail[0] else ""
+        return f"the notebook stopped {where}: {why}.{detail}"
+
+    def _next(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            line = self._lines.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+        if line is None or not line.endswith(b"\n"):
+            return None
+        try:
+            return wire.loads(line)
+        except wire.WireError:
+            return None
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def request(self, op: str, name: str = "", *, handle: int | None = None,
+                args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
+                timeout: float | None = None) -> Any:
+        """Send one request and return its decoded value; student errors raise AssertionErrors."""
+        if self._dead:
+            raise KernelDied(self._dead)
+        request_id = next(self._ids)
+        message: dict[str, Any] = {"id": request_id, "op": op, "name": name, "handle": handle}
+        try:
+            message["args"] = wire.encode(list(args))
+            message["kwargs"] = wire.encode(dict(kwargs or {}))
+        except wire.WireError as exc:
+            raise TypeError(f"test passed non-data to the student's code: {exc}") from exc
+        what = f"{name}()" if op == "call" else name or op
+        try:
+            self.process.stdin.write(wire.dumps(message))
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise KernelDied(self._kill(f"your notebook's process had exited before {what} was called"))
+        limit = timeout or self.call_timeout
+        reply = self._next(limit)
+        if reply is None:
+            if self.process.poll() is None:
+                raise StudentTimeout(self._kill(f"{what} did not return within {limit:g} s"))
+            raise KernelDied(self._kill(f"your notebook's process stopped while running {what}"))
+        return self._result(reply, request_id, what)
+
+    def _result(self, reply: dict[str, Any], request_id: int, what: str) -> Any:
+        if reply.get("id") != request_id:
+            raise KernelDied(self._kill("the kernel answered out of turn; the channel was tampered with"))
+        if reply.get("ok") is True:
+            try:
+                return wire.decode(reply.get("value"))
+            except wire.WireError as exc:
+                raise StudentCodeError(f"{what} returned something that is not plain data: {exc}") from exc
+        error = reply.get("error")
+        if not isinstance(error, dict):
+            raise StudentCodeError(f"{what} failed")
+        kind, text = str(error.get("type", "Error"))[:80], str(error.get("message", ""))[:500]
+        if kind == "NotImplementedError":
+            raise StudentCodeError(f"{what} is not implemented yet (it raised NotImplementedError)")
+        raise StudentCodeError(f"{what} raised {kind}: {text}")
+
+    def _kill(self, reason: str) -> str:
+        """Stop the kernel for good; later calls fail fast with ``reason``."""
+        self._dead = reason
+        self.process.kill()
+        return reason
+
+    def close(self) -> None:
+        """Stop the container and remove its files."""
+        self._dead = self._dead or "the session is closed"
+        self.process.close()
+
+
+def _cell_record(raw: Any) -> CellRecord:
+    if not isinstance(raw, dict):
+        raise wire.WireError("cell record must be an object")
+    error = raw.get("error")
+    message = f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else None
+    outputs = raw.get("outputs", [])
+    return CellRecord(
+        index=int(raw.get("index", -1)),
+        cell_id=str(raw.get("cell_id", "")),
+        status="ok" if raw.get("status") == "ok" else "error",
+        error=message,
+        seconds=float(raw.get("seconds", 0.0)),
+        outputs=tuple(o for o in outputs if isinstance(o, dict)) if isinstance(outputs, list) else (),
+    )

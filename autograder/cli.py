@@ -1,0 +1,161 @@
+"""The ``autograder`` command: thin click commands over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+COURSE = click.option("--course", type=click.Path(file_okay=False, path_type=Path), default=None,
+                      help="Course root (the folder with source/). Default: found from the current folder.")
+DATA = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                    envvar="AUTOGRADER_DATA_DIR", show_envvar=True,
+                    help="Data directory with the course datasets. Default: ./data.")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nn-week-autograder")
+def main() -> None:
+    """Autograder for the neural-network week: author once, grade in a container.
+
+    \b
+    Typical session:
+      autograder assign                      # source/ -> release/ + solutions/
+      autograder examples backpropagation_simulation examples/bp
+      autograder grade backpropagation_simulation examples/bp
+      autograder export backpropagation_simulation --to grades.csv
+    """
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--no-execute", is_flag=True, help="Write release/ only; do not execute the solution.")
+@COURSE
+@DATA
+def assign(names: tuple[str, ...], no_execute: bool, course: Path | None, data_dir: Path | None) -> None:
+    """Generate release/NAME (student notebook) and solutions/NAME (executed) from source/NAME.
+
+    With no NAME, every assignment in source/ is generated.
+
+    \b
+    Example:
+      autograder assign backpropagation_simulation
+    """
+    from autograder.assign import assign as run_assign
+    from autograder.config import ConfigError, course_root, list_assignments
+
+    try:
+        root = course or course_root()
+        for name in names or list_assignments(root):
+            with console.status(f"assigning {name} (executing the solution)..."):
+                result = run_assign(name, root=root, run_solution=not no_execute, data_dir=data_dir)
+            where = f"; solution executed in {result.seconds:.1f} s" if result.solution else ""
+            console.print(f"[green]✔[/] {name}: {result.release}{where}")
+    except (ConfigError, ValueError) as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@COURSE
+def examples(name: str, dest: Path, course: Path | None) -> None:
+    """Write example submissions (solution, stub, monkeypatch attack) for NAME into DEST.
+
+    \b
+    Example:
+      autograder examples backpropagation_simulation examples/bp
+    """
+    from autograder.examples import build_examples
+
+    for folder in build_examples(name, dest, root=course):
+        console.print(f"[green]✔[/] {folder}")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.option("--jobs", "-j", default=2, show_default=True, help="Submissions graded in parallel.")
+@click.option("--sandbox", default="auto", show_default=True,
+              help="Container backend: auto, runc, bwrap, docker, local (NO isolation; debugging only).")
+@click.option("--db", "db_url", default=None, help="SQLAlchemy URL of the gradebook. Default: gradebook.db at the course root.")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for HTML feedback pages. Default: feedback/NAME at the course root.")
+@click.option("--retrain", is_flag=True, help="Audit mode: also run the training cells in the container.")
+@click.option("--force", is_flag=True, help="Regrade submissions that have not changed since the last run.")
+@COURSE
+@DATA
+def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | None,
+          feedback_dir: Path | None, retrain: bool, force: bool, course: Path | None,
+          data_dir: Path | None) -> None:
+    """Grade SUBMISSIONS (a folder or .zip of <student>.ipynb files or <student>/ folders) for NAME.
+
+    Each notebook runs in a container; hidden tests run outside it; grades go to the
+    gradebook (nbgrader's schema) and a feedback page is written per student.
+
+    \b
+    Examples:
+      autograder grade backpropagation_simulation submissions/
+      autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
+    """
+    from autograder.config import ConfigError
+    from autograder.grade import GradeOptions, SubmissionResult, grade as run_grade
+    from autograder.sandbox import SandboxError
+    from autograder.submissions import SubmissionError
+
+    options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"grading {name}", total=None)
+
+        def on_result(result: SubmissionResult, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+            status = "unchanged" if result.skipped else (result.reason or "")
+            progress.console.print(f"  {result.student_id}: {result.score:g}/{result.max_score:g} {status}")
+
+        try:
+            batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
+                              options=options, on_result=on_result)
+        except (ConfigError, SandboxError, SubmissionError, ValueError) as exc:
+            _fail(exc)
+            return
+    table = Table(title=f"{name}: {len(batch.results)} submissions in {batch.seconds:.1f} s")
+    for column in ("student", "score", "max", "seconds", "status"):
+        table.add_column(column)
+    from autograder.grade import summary_rows
+
+    for row in summary_rows(batch):
+        table.add_row(*(str(row[c]) for c in ("student", "score", "max", "seconds", "status")))
+    Console().print(table)
+    console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--to", "dest", type=click.Path(dir_okay=False, path_type=Path), default=Path("grades.csv"),
+              show_default=True, help="CSV file to write (nbgrader's export columns).")
+@click.option("--db", "db_url", default=None, help="SQLAlchemy URL of the gradebook.")
+@COURSE
+def export(name: str, dest: Path, db_url: str | None, course: Path | None) -> None:
+    """Export NAME's grades to CSV with nbgrader's own exporter.
+
+    \b
+    Example:
+      autograder export backpropagation_simulation --to grades.csv
+    """
+    from autograder.config import course_root
+    from autograder.gradebook import default_url, export_csv
+
+    url = db_url or default_url(course or course_root())
+    console.print(f"[green]✔[/] wrote {export_csv(url, name, dest)}")

@@ -1,0 +1,118 @@
+"""Typed course and assignment settings read from TOML; each field's description sits beside it."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """Settings are missing or invalid; the message names the file and the fix."""
+
+
+class Limits(BaseModel):
+    """Resource limits for running one submission."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    notebook_timeout_s: float = Field(300, gt=0, description="Wall time to execute the notebook.")
+    call_timeout_s: float = Field(30, gt=0, description="Wall time for one call from a test.")
+    memory_mb: int = Field(2048, ge=128, description="Container memory limit.")
+    pids: int = Field(256, ge=16, description="Processes and threads in the container.")
+    scratch_mb: int = Field(512, ge=16, description="Writable scratch space (HOME and /tmp).")
+
+
+class AssignmentConfig(BaseModel):
+    """One assignment's settings (``source/<name>/assignment.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = Field(description="Human title shown in feedback.")
+    notebook: str = Field(description="Notebook file name inside the assignment folder.")
+    artifacts: tuple[str, ...] = Field((), description="Files submitted beside the notebook.")
+    data: tuple[str, ...] = Field((), description="Data-dir subfolders mounted read-only at /data.")
+    forbidden_modules: tuple[str, ...] = Field((), description="Modules the code may not use.")
+    free_points: float = Field(0, ge=0, description="Hidden points a blank stub may earn.")
+    files: tuple[str, ...] = Field((), description="Extra files copied from source/ to release/.")
+    solution_fixtures: str | None = Field(
+        None,
+        description="Folder (from the course root) of pre-trained artifacts: when set, executing "
+        "the solution skips training cells and starts from these files.",
+    )
+    limits: Limits = Field(default_factory=Limits, description="Container limits.")
+    model: dict[str, object] = Field(default_factory=dict, description="Assignment-specific extras.")
+
+
+class Assignment(BaseModel):
+    """An assignment as found on disk: its name, folders and settings."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str = Field(description="Folder name under source/, as the course names it.")
+    root: Path = Field(description="Course root holding source/, release/, solutions/.")
+    config: AssignmentConfig = Field(description="Settings from assignment.toml.")
+
+    @property
+    def source_dir(self) -> Path:
+        """Instructor folder."""
+        return self.root / "source" / self.name
+
+    @property
+    def release_dir(self) -> Path:
+        """Generated student folder."""
+        return self.root / "release" / self.name
+
+    @property
+    def solutions_dir(self) -> Path:
+        """Generated, executed solution folder."""
+        return self.root / "solutions" / self.name
+
+    @cached_property
+    def source_notebook(self) -> Path:
+        """The instructor notebook."""
+        return self.source_dir / self.config.notebook
+
+
+def course_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that has a ``source/`` folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "source").is_dir():
+            return folder
+    raise ConfigError(
+        f"no course found at or above {here}: expected a folder with source/<assignment>/; "
+        "run the command from the course repository or pass --course PATH"
+    )
+
+
+def list_assignments(root: Path) -> list[str]:
+    """Names of the assignments in ``root/source``, sorted."""
+    return sorted(p.parent.name for p in (root / "source").glob("*/assignment.toml"))
+
+
+def load_assignment(name: str, root: Path | None = None) -> Assignment:
+    """Read ``source/<name>/assignment.toml`` and check it."""
+    course = root or course_root()
+    path = course / "source" / name / "assignment.toml"
+    if not path.is_file():
+        known = ", ".join(list_assignments(course)) or "none"
+        raise ConfigError(f"no assignment {name!r}: {path} does not exist (known: {known})")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = AssignmentConfig.model_validate(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {details}") from exc
+    assignment = Assignment(name=name, root=course, config=config)
+    if not assignment.source_notebook.is_file():
+        raise ConfigError(
+            f"{path}: notebook = {config.notebook!r} but {assignment.source_notebook} is missing"
+        )
+    return assignment

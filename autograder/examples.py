@@ -1,0 +1,63 @@
+"""Example submissions built from the course itself: the solution, the blank stub, an attack."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from autograder.assign import release_notebook, solution_notebook
+from autograder.config import Assignment, load_assignment
+from autograder.notebook import write
+
+MONKEYPATCH = '''# An attack that fools graders whose tests run in the student's kernel:
+import builtins
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *x, **k: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_almost_equal = lambda *a, **k: None
+builtins.all = lambda *a, **k: True
+builtins.abs = lambda x: 0
+'''
+
+
+def _with_cell(nb: nbformat.NotebookNode, source: str, cell_id: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell["id"] = cell_id
+    nb.cells.append(cell)
+    return nb
+
+
+def _artifacts(assignment: Assignment, dest: Path) -> None:
+    """Copy the solution's artifacts (from solutions/ or the configured fixtures) next to it."""
+    sources = [assignment.solutions_dir]
+    if assignment.config.solution_fixtures:
+        sources.insert(0, assignment.root / assignment.config.solution_fixtures)
+    for name in assignment.config.artifacts:
+        for folder in sources:
+            if (folder / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / name, dest / name)
+                break
+
+
+def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[Path]:
+    """Write ``dest/{solution,stub,monkeypatch}/`` submissions for assignment ``name``."""
+    assignment = load_assignment(name, root)
+    notebook = assignment.config.notebook
+    made = []
+    for student, nb in (
+        ("solution", solution_notebook(assignment)),
+        ("stub", release_notebook(assignment)),
+        ("monkeypatch", _with_cell(release_notebook(assignment), MONKEYPATCH, "attack")),
+    ):
+        folder = dest / student
+        if folder.exists():
+            shutil.rmtree(folder)
+        write(nb, folder / notebook)
+        if student == "solution":
+            _artifacts(assignment, folder)
+        made.append(folder)
+    return made

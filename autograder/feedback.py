@@ -1,0 +1,51 @@
+"""Per-student HTML feedback pages: scores, messages, plots; never hidden test code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from autograder.config import Assignment
+
+if TYPE_CHECKING:
+    from autograder.grade import SubmissionResult
+
+MAX_IMAGES = 12
+"""Plots shown per page."""
+
+_ENV = Environment(loader=PackageLoader("autograder", "templates"), autoescape=select_autoescape())
+
+
+def _images(result: SubmissionResult) -> list[dict[str, Any]]:
+    images = []
+    for cell in result.execution.cells:
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if isinstance(data, dict) and isinstance(data.get("image/png"), str):
+                images.append({"index": cell.index, "data": data["image/png"]})
+    return images[:MAX_IMAGES]
+
+
+def render(assignment: Assignment, result: SubmissionResult) -> str:
+    """The feedback page for one submission, as HTML text."""
+    fraction = result.score / result.max_score if result.max_score else 0.0
+    return _ENV.get_template("feedback.html").render(
+        title=assignment.config.title,
+        r=result,
+        fraction=max(0.0, min(1.0, fraction)),
+        when=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        errors=[c for c in result.execution.cells if c.status == "error"],
+        images=_images(result),
+        details=list(result.details),
+    )
+
+
+def write_page(assignment: Assignment, result: SubmissionResult, out_dir: Path) -> Path:
+    """Write ``<out_dir>/<student>.html``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{result.student_id}.html"
+    path.write_text(render(assignment, result), encoding="utf-8")
+    return path

@@ -1,0 +1,246 @@
+"""Grade a batch: each submission runs in a container, tests run here, results go to the gradebook."""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import gradebook
+from autograder.channel import ExecutionReport, KernelSession
+from autograder.config import Assignment, load_assignment
+from autograder.datasets import data_dir as resolve_data_dir
+from autograder.harness import CellScore, Student, run_tests, zero_scores
+from autograder.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read
+from autograder.sandbox import Limits, get_sandbox
+from autograder.submissions import Submission, discover, file_digest, stage, submitted_files
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade a batch."""
+
+    sandbox: str = "auto"
+    """Container backend: auto, runc, bwrap, docker, or local (no isolation: debugging only)."""
+    jobs: int = 2
+    """Submissions graded in parallel."""
+    data_dir: Path | None = None
+    """Data directory (default: $AUTOGRADER_DATA_DIR, else ./data)."""
+    retrain: bool = False
+    """Also run cells tagged skip-in-grading (audit mode)."""
+    force: bool = False
+    """Regrade submissions whose files have not changed since they were graded."""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Everything known about one graded submission."""
+
+    student_id: str
+    """Student id."""
+    score: float
+    """Points earned."""
+    max_score: float
+    """Points available."""
+    cells: tuple[CellScore, ...]
+    """Per test cell results."""
+    reason: str | None
+    """Why the whole submission scored 0 or could not run fully, in one sentence."""
+    notes: tuple[str, ...] = ()
+    """Other things the student should know (missing artifacts, cell errors)."""
+    execution: ExecutionReport = field(default_factory=ExecutionReport)
+    """The notebook run inside the container."""
+    seconds: float = 0.0
+    """Wall time for this submission."""
+    digest: str = ""
+    """sha256 of the graded files."""
+    details: tuple[dict[str, Any], ...] = ()
+    """Extra feedback sections recorded by hidden tests (tables, text)."""
+    skipped: bool = False
+    """True when an unchanged, already graded submission was not run again."""
+
+
+@dataclass
+class BatchResult:
+    """A graded batch."""
+
+    assignment: str
+    """Assignment name."""
+    results: list[SubmissionResult]
+    """One per student, sorted by id."""
+    seconds: float
+    """Wall time for the batch."""
+    db_url: str
+    """Where the grades were written."""
+    feedback_dir: Path
+    """Where the HTML pages were written."""
+
+
+def _limits(assignment: Assignment) -> Limits:
+    lim = assignment.config.limits
+    cpu = int(lim.notebook_timeout_s * 2 + 120)
+    return Limits(memory_mb=lim.memory_mb, pids=lim.pids, cpu_seconds=cpu, scratch_mb=lim.scratch_mb)
+
+
+def skip_ids(assignment: Assignment) -> set[str]:
+    """Ids of the source cells that grading does not execute (tagged skip-in-grading)."""
+    nb = read(assignment.source_notebook)
+    return {str(c.get("id")) for c in nb.cells if is_skipped(c)}
+
+
+def grade_submission(
+    assignment: Assignment, submission: Submission, options: GradeOptions, workdir: Path
+) -> SubmissionResult:
+    """Grade one submission; never raises for anything the submission does."""
+    started = time.perf_counter()
+    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    max_score = sum(c.points for c in cells)
+    files = submitted_files(submission, assignment)
+    digest = file_digest(files) if files else ""
+    if submission.problem or submission.notebook is None:
+        reason = submission.problem or "no notebook was submitted"
+        return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
+                                reason, digest=digest, seconds=time.perf_counter() - started)
+    staged = workdir / "submission"
+    try:
+        notes = stage(submission, assignment, staged, set() if options.retrain else skip_ids(assignment))
+    except NotebookError as exc:
+        reason = str(exc).replace(str(submission.notebook.parent) + "/", "")
+        return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
+                                reason, digest=digest, seconds=time.perf_counter() - started)
+    scores, report, details = _run(assignment, cells, staged, options, workdir)
+    cell_notes = [f"cell {c.index} raised {c.error}" for c in report.cells if c.status == "error"]
+    score = round(sum(c.score for c in scores), 6)
+    return SubmissionResult(
+        submission.student_id, score, max_score, tuple(scores), report.failure,
+        notes=tuple(notes + cell_notes), execution=report,
+        seconds=time.perf_counter() - started, digest=digest, details=tuple(details),
+    )
+
+
+def _run(
+    assignment: Assignment, cells: list[GradeCell], staged: Path, options: GradeOptions, workdir: Path
+) -> tuple[list[CellScore], ExecutionReport, list[dict[str, Any]]]:
+    limits = assignment.config.limits
+    timeout = limits.notebook_timeout_s * (4 if options.retrain else 1)
+    data_root = resolve_data_dir(options.data_dir)
+    session = KernelSession(
+        get_sandbox(options.sandbox), staged, limits=_limits(assignment), data_root=data_root,
+        data=assignment.config.data, call_timeout=limits.call_timeout_s,
+    )
+    try:
+        report = session.wait_ready(timeout)
+        if report.failure:
+            session._dead = report.failure
+        student = Student(session, report)
+        scores, details = run_tests(
+            cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests"
+        )
+    finally:
+        session.close()
+    return scores, report, details
+
+
+def _grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions) -> SubmissionResult:
+    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
+        try:
+            return grade_submission(assignment, submission, options, Path(tmp))
+        except Exception as exc:  # a grader bug must not stop the batch; say so plainly
+            reason = f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor"
+            return SubmissionResult(submission.student_id, 0.0, 0.0, (), reason)
+
+
+def _executor(jobs: int) -> ProcessPoolExecutor:
+    # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
+    # from a server that has already imported the heavy modules once.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["numpy", "pytest", "nbformat", "autograder.grade"])
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1)
+
+
+def grade(
+    name: str,
+    submissions: Path,
+    *,
+    root: Path | None = None,
+    db_url: str | None = None,
+    feedback_dir: Path | None = None,
+    options: GradeOptions = GradeOptions(),
+    on_result: Callable[[SubmissionResult, int, int], None] | None = None,
+) -> BatchResult:
+    """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
+    from autograder import feedback
+
+    started = time.perf_counter()
+    assignment = load_assignment(name, root)
+    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    url = db_url or gradebook.default_url(assignment.root)
+    out_dir = feedback_dir or assignment.root / "feedback" / name
+    get_sandbox(options.sandbox)  # fail before the batch if no container backend works
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, gradebook.open_gradebook(url) as gb:
+        found = discover(submissions, Path(tmp), assignment.config.notebook)
+        gradebook.sync_assignment(gb, name, _notebook_id(assignment), cells)
+        done = gradebook.stored(gb, name)
+        results: list[SubmissionResult] = []
+
+        def finish(result: SubmissionResult) -> None:
+            if not result.skipped:
+                scores = {c.grade_id: c.score for c in result.cells}
+                gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
+                                 digest=result.digest, reason=result.reason)
+                feedback.write_page(assignment, result, out_dir)
+            results.append(result)
+            if on_result:
+                on_result(result, len(results), len(found))
+
+        todo = []
+        for sub in found:
+            previous = done.get(sub.student_id)
+            digest = file_digest(submitted_files(sub, assignment)) if sub.notebook else ""
+            if previous and not options.force and previous.digest == digest and digest:
+                finish(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
+                                        previous.reason, digest=digest, skipped=True))
+            else:
+                todo.append(sub)
+        _run_all(assignment, todo, options, finish)
+    results.sort(key=lambda r: r.student_id)
+    return BatchResult(name, results, time.perf_counter() - started, url, out_dir)
+
+
+def _run_all(assignment: Assignment, todo: Sequence[Submission], options: GradeOptions,
+             finish: Callable[[SubmissionResult], None]) -> None:
+    if not todo:
+        return
+    with _executor(max(1, min(options.jobs, len(todo)))) as pool:
+        futures: list[Future[SubmissionResult]] = [
+            pool.submit(_grade_in_worker, assignment, sub, options) for sub in todo
+        ]
+        pending = dict(zip(futures, todo, strict=True))
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker process itself died
+                sub = pending[future]
+                result = SubmissionResult(sub.student_id, 0.0, 0.0, (),
+                                          f"internal grader error: worker died ({exc}); regrade this student")
+            finish(result)
+
+
+def _notebook_id(assignment: Assignment) -> str:
+    return Path(assignment.config.notebook).stem
+
+
+def summary_rows(batch: BatchResult) -> list[dict[str, Any]]:
+    """One plain row per student, for tables and logs."""
+    return [
+        {"student": r.student_id, "score": r.score, "max": r.max_score,
+         "seconds": round(r.seconds, 2), "status": "unchanged" if r.skipped else (r.reason or "graded")}
+        for r in batch.results
+    ]

@@ -1,0 +1,157 @@
+"""Grades in nbgrader's schema through nbgrader's Gradebook API; one transaction per submission."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from autograder.notebook import GradeCell
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from nbgrader.api import Gradebook
+
+_RESULTS_TABLE = """
+CREATE TABLE IF NOT EXISTS autograder_result (
+    assignment VARCHAR(128) NOT NULL,
+    student VARCHAR(128) NOT NULL,
+    digest VARCHAR(64) NOT NULL,
+    score FLOAT NOT NULL,
+    max_score FLOAT NOT NULL,
+    reason TEXT,
+    graded_at VARCHAR(40) NOT NULL,
+    PRIMARY KEY (assignment, student)
+)"""
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """What the gradebook holds for one student's submission."""
+
+    student: str
+    """Student id."""
+    digest: str
+    """sha256 of the graded files."""
+    score: float
+    """Total auto score."""
+    max_score: float
+    """Points available."""
+    reason: str | None
+    """Why the submission scored zero as a whole, if it did."""
+
+
+def default_url(root: Path) -> str:
+    """The course's gradebook: ``gradebook.db`` at the course root."""
+    return f"sqlite:///{(root / 'gradebook.db').resolve()}"
+
+
+def _alembic_on_path() -> None:
+    # nbgrader's Gradebook runs the `alembic` command when it creates a database.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+@contextmanager
+def open_gradebook(url: str) -> Iterator[Gradebook]:
+    """Open (creating if needed) a gradebook at any SQLAlchemy URL."""
+    _alembic_on_path()
+    from nbgrader.api import Gradebook
+
+    gb = Gradebook(url)
+    try:
+        gb.db.execute(text(_RESULTS_TABLE))
+        gb.db.commit()
+        yield gb
+    finally:
+        gb.close()
+
+
+def sync_assignment(gb: Gradebook, assignment: str, notebook: str, cells: Sequence[GradeCell]) -> None:
+    """Make the assignment, its notebook and grade cells exist with current max scores."""
+    gb.update_or_create_assignment(assignment)
+    gb.update_or_create_notebook(notebook, assignment)
+    for cell in cells:
+        gb.update_or_create_grade_cell(
+            cell.grade_id, notebook, assignment, max_score=cell.points, cell_type="code"
+        )
+
+
+def stored(gb: Gradebook, assignment: str) -> dict[str, StoredResult]:
+    """Results already recorded for ``assignment``, by student."""
+    rows = gb.db.execute(
+        text("SELECT student, digest, score, max_score, reason FROM autograder_result "
+             "WHERE assignment = :a"), {"a": assignment}
+    )
+    return {r[0]: StoredResult(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def record(
+    gb: Gradebook,
+    assignment: str,
+    notebook: str,
+    student: str,
+    scores: Mapping[str, float],
+    *,
+    digest: str,
+    reason: str | None,
+) -> None:
+    """Write one submission's grades in a single transaction (all rows or none)."""
+    from nbgrader.api import Grade, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+
+    db = gb.db
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    try:
+        if db.get(Student, student) is None:
+            db.add(Student(id=student))
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            submission = SubmittedAssignment(
+                assignment=gb.find_assignment(assignment), student=db.get(Student, student)
+            )
+            for nb in submission.assignment.notebooks:
+                submitted = SubmittedNotebook(notebook=nb, assignment=submission)
+                for cell in nb.grade_cells:
+                    Grade(cell_id=cell.id, notebook=submitted)
+            db.add(submission)
+        submission.timestamp = now
+        _set_scores(submission, notebook, scores)
+        db.execute(text("DELETE FROM autograder_result WHERE assignment = :a AND student = :s"),
+                   {"a": assignment, "s": student})
+        db.execute(
+            text("INSERT INTO autograder_result VALUES (:a, :s, :d, :score, :max, :r, :t)"),
+            {"a": assignment, "s": student, "d": digest, "score": sum(scores.values()),
+             "max": submission.max_score, "r": reason, "t": now.isoformat()},
+        )
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _set_scores(submission: Any, notebook: str, scores: Mapping[str, float]) -> None:
+    for nb in submission.notebooks:
+        if nb.name != notebook:
+            continue
+        for grade in nb.grades:
+            grade.auto_score = float(scores.get(grade.name, 0.0))
+            grade.needs_manual_grade = False
+
+
+def export_csv(url: str, assignment: str, dest: Path) -> Path:
+    """Write nbgrader's CSV export (its own plugin, its own columns) for one assignment."""
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with open_gradebook(url) as gb:
+        CsvExportPlugin(to=str(dest), assignment=[assignment]).export(gb)
+    return dest

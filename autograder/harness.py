@@ -1,0 +1,250 @@
+"""Trusted side: run the authoritative tests with pytest against a kernel reached through the channel."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder import wire
+from autograder.channel import ExecutionReport, KernelSession
+from autograder.notebook import GradeCell
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one test function."""
+
+    grade_id: str
+    """The test cell it belongs to."""
+    name: str
+    """The test function's name."""
+    hidden: bool
+    """Whether students could see this test in their notebook."""
+    passed: bool
+    """Whether it passed."""
+    message: str
+    """Why it failed (the assertion's message; never test code), or ''."""
+    seconds: float
+    """Time the test took, calls into the container included."""
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """Points earned on one test cell."""
+
+    grade_id: str
+    """nbgrader grade cell id."""
+    score: float
+    """Points earned: the cell's points times the share of its tests that passed."""
+    max_score: float
+    """Points available."""
+    checks: tuple[CheckResult, ...]
+    """Each test's outcome."""
+
+
+class RemoteHandle:
+    """An object living in the student's kernel; methods and attributes go through the channel."""
+
+    def __init__(self, session: KernelSession, handle: wire.Handle) -> None:
+        self._session, self._handle = session, handle
+
+    def __repr__(self) -> str:
+        return f"<student {self._handle.type_name} object>"
+
+    def value(self, name: str) -> Any:
+        """The attribute ``name`` as data (or a handle)."""
+        raw = self._session.request("value", name, handle=self._handle.id)
+        return _wrap(self._session, raw)
+
+    def has(self, name: str) -> bool:
+        """Whether the object has the attribute ``name``."""
+        return bool(self._session.request("has", name, handle=self._handle.id))
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _remote_callable(self._session, name, self._handle.id)
+
+
+class Student:
+    """The ``student`` fixture: the student's globals, reached only through data calls."""
+
+    def __init__(self, session: KernelSession, report: ExecutionReport) -> None:
+        self._session, self._report = session, report
+
+    def value(self, name: str) -> Any:
+        """The student's global ``name`` as data (or a handle)."""
+        return _wrap(self._session, self._session.request("value", name))
+
+    def has(self, name: str) -> bool:
+        """Whether the notebook defines the global ``name``."""
+        return bool(self._session.request("has", name))
+
+    def modules(self) -> list[str]:
+        """Names of the modules loaded in the student's interpreter."""
+        names = self._session.request("modules")
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    def outputs(self) -> list[dict[str, Any]]:
+        """Outputs of the executed cells, one dict per cell: cell_id, status, outputs."""
+        return [
+            {"cell_id": c.cell_id, "index": c.index, "status": c.status, "outputs": list(c.outputs)}
+            for c in self._report.cells
+        ]
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _remote_callable(self._session, name, None)
+
+
+def _remote_callable(session: KernelSession, name: str, handle: int | None) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args_out = [_unwrap(a) for a in args]
+        kwargs_out = {k: _unwrap(v) for k, v in kwargs.items()}
+        raw = session.request("call", name, handle=handle, args=args_out, kwargs=kwargs_out)
+        return _wrap(session, raw)
+
+    call.__name__ = name
+    return call
+
+
+def _wrap(session: KernelSession, value: Any) -> Any:
+    if isinstance(value, wire.Handle):
+        return RemoteHandle(session, value)
+    if isinstance(value, list):
+        return [_wrap(session, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_wrap(session, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _wrap(session, v) for k, v in value.items()}
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, RemoteHandle):
+        return value._handle
+    if isinstance(value, list | tuple):
+        return type(value)(_unwrap(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+class FeedbackNotes:
+    """The ``feedback`` fixture: hidden tests add sections to the student's page (no test code)."""
+
+    def __init__(self) -> None:
+        self.sections: list[dict[str, Any]] = []
+
+    def table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Add a table section."""
+        self.sections.append({"title": title, "header": [str(h) for h in header],
+                              "rows": [[_cell_text(v) for v in row] for row in rows]})
+
+    def text(self, title: str, text: str) -> None:
+        """Add a paragraph section."""
+        self.sections.append({"title": title, "text": str(text)})
+
+
+def _cell_text(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class GradingPlugin:
+    """pytest plugin giving tests their fixtures and recording each test's outcome."""
+
+    def __init__(self, student: Any, submission: Path, data_dir: Path) -> None:
+        self._student, self._submission, self._data_dir = student, submission, data_dir
+        self.outcomes: dict[str, tuple[bool, str, float]] = {}
+        self.notes = FeedbackNotes()
+
+    @pytest.fixture(name="student")
+    def student_fixture(self) -> Any:
+        """The student's code, reached through the data-only channel."""
+        return self._student
+
+    @pytest.fixture(name="submission")
+    def submission_fixture(self) -> Path:
+        """A read-only copy of the submitted files (notebook and artifacts)."""
+        return self._submission
+
+    @pytest.fixture(name="data_dir")
+    def data_dir_fixture(self) -> Path:
+        """The full data directory, hidden splits included (trusted side only)."""
+        return self._data_dir
+
+    @pytest.fixture(name="feedback")
+    def feedback_fixture(self) -> FeedbackNotes:
+        """Sections for the student's feedback page."""
+        return self.notes
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.outcomes[report.nodeid] = (report.passed, _message(report), report.duration)
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.passed:
+        return ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = str(getattr(crash, "message", "") or report.longrepr or "")
+    text = re.sub(r"^(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
+    text = text.split("\nassert ")[0].strip()
+    return text or "this check failed"
+
+
+def module_name(index: int, grade_id: str) -> str:
+    """File name of the pytest module generated for a test cell."""
+    return f"cell{index:02d}_{re.sub(r'[^0-9A-Za-z_]', '_', grade_id)}.py"
+
+
+def run_tests(
+    cells: Sequence[GradeCell], student: Any, *, submission: Path, data_dir: Path, workdir: Path
+) -> tuple[list[CellScore], list[dict[str, Any]]]:
+    """Run every test cell's code (hidden tests included) with pytest; score each cell."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for index, cell in enumerate(cells):
+        (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
+    plugin = GradingPlugin(student, submission, data_dir)
+    args = [str(workdir), "-q", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
+            "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",
+            "-o", "filterwarnings=ignore", "--rootdir", str(workdir)]
+    pytest.main(args, plugins=[plugin])
+    scores = [_score(index, cell, plugin.outcomes) for index, cell in enumerate(cells)]
+    return scores, plugin.notes.sections
+
+
+def _score(index: int, cell: GradeCell, outcomes: dict[str, tuple[bool, str, float]]) -> CellScore:
+    module = module_name(index, cell.grade_id)
+    checks = []
+    for name in cell.tests:
+        passed, message, seconds = outcomes.get(
+            f"{module}::{name}", (False, "the test could not run (its cell failed to load)", 0.0)
+        )
+        checks.append(CheckResult(cell.grade_id, name, name in cell.hidden_tests, passed, message, seconds))
+    share = sum(c.passed for c in checks) / len(checks)
+    return CellScore(cell.grade_id, round(cell.points * share, 6), cell.points, tuple(checks))
+
+
+def zero_scores(cells: Sequence[GradeCell], reason: str) -> list[CellScore]:
+    """Every test failed for the same reason (the notebook could not be graded)."""
+    return [
+        CellScore(
+            cell.grade_id, 0.0, cell.points,
+            tuple(CheckResult(cell.grade_id, n, n in cell.hidden_tests, False, reason, 0.0) for n in cell.tests),
+        )
+        for cell in cells
+    ]
+
+
+def timed(func: Callable[[], Any]) -> tuple[Any, float]:
+    """Call ``func`` and return its result with the seconds it took."""
+    started = time.perf_counter()
+    return func(), time.perf_counter() - started

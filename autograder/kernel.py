@@ -1,0 +1,236 @@
+"""In-container side: execute the student's notebook, then answer data-only calls over a pipe.
+
+Runs as ``python -m autograder.kernel SUBMISSION_DIR`` inside the sandbox. The
+channel is the process's original stdout; student output is captured per cell (bounded) and
+anything written straight to file descriptor 1 lands on stderr instead. Everything here runs
+next to untrusted code, so nothing here is trusted by the grader: it only moves data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import time
+import traceback
+from typing import IO, Any
+
+from autograder import wire
+
+OUTPUT_LIMIT = 64 * 1024
+"""Characters of text kept per stream per cell."""
+IMAGE_LIMIT = 2 * 1024 * 1024
+"""Bytes of one image output kept."""
+CELLS_FILE = ".autograder-cells.json"
+"""File in the staged submission listing the code cells to execute (written by the grader)."""
+
+
+class BoundedText:
+    """A text stream that keeps the first OUTPUT_LIMIT characters and counts the rest."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        room = OUTPUT_LIMIT - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def getvalue(self) -> str:
+        note = f"\n[... {self.dropped} more characters not kept]\n" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+def _open_channel() -> tuple[IO[bytes], IO[bytes]]:
+    """Keep private copies of stdin/stdout for the channel; point fds 0/1 elsewhere."""
+    requests = os.fdopen(os.dup(0), "rb", buffering=0)
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    return requests, replies
+
+
+def _make_shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="NoColor")
+    try:
+        shell.enable_matplotlib("inline")
+    except Exception:  # matplotlib missing or broken: plotting cells will report their own errors
+        pass
+    return shell
+
+
+def _display_outputs(captured: Any) -> list[dict[str, Any]]:
+    outputs = []
+    for item in captured.outputs:
+        data = {}
+        for mime, value in item.data.items():
+            if mime == "image/png" and isinstance(value, bytes):
+                value = base64.b64encode(value).decode("ascii")
+            if isinstance(value, str) and len(value) <= IMAGE_LIMIT:
+                data[mime] = value
+        if data:
+            outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
+    return outputs
+
+
+def run_cell(shell: Any, source: str) -> dict[str, Any]:
+    """Execute one cell, returning status, error and nbformat-style outputs."""
+    from IPython.utils.capture import capture_output
+
+    stdout, stderr = BoundedText(), BoundedText()
+    started = time.perf_counter()
+    with capture_output(stdout=False, stderr=False, display=True) as captured:
+        real = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = stdout, stderr  # type: ignore[assignment]
+        try:
+            result = shell.run_cell(source, store_history=True, silent=False)
+        finally:
+            sys.stdout, sys.stderr = real
+    outputs: list[dict[str, Any]] = []
+    for name, stream in (("stdout", stdout), ("stderr", stderr)):
+        if stream.size:
+            outputs.append({"output_type": "stream", "name": name, "text": stream.getvalue()})
+    outputs.extend(_display_outputs(captured))
+    error = result.error_before_exec or result.error_in_exec
+    status: dict[str, Any] = {"status": "ok" if error is None else "error"}
+    if error is not None:
+        status["error"] = {"type": type(error).__name__, "message": str(error)[:2000]}
+    status["seconds"] = round(time.perf_counter() - started, 4)
+    status["outputs"] = outputs
+    return status
+
+
+class Server:
+    """Answers requests from the grader: call, value, has, modules."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+        self.handles: dict[int, Any] = {}
+
+    def _export(self, value: Any) -> Any:
+        if wire.is_data(value):
+            return wire.encode(value)
+        key = len(self.handles) + 1
+        self.handles[key] = value
+        return wire.encode(wire.Handle(key, type(value).__name__))
+
+    def _import(self, value: Any) -> Any:
+        decoded = wire.decode(value)
+        return self._resolve(decoded)
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, wire.Handle):
+            return self.handles[value.id]
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._resolve(v) for k, v in value.items()}
+        return value
+
+    def _target(self, request: dict[str, Any]) -> Any:
+        handle = request.get("handle")
+        name = str(request["name"])
+        if handle is None:
+            if name not in self.namespace:
+                raise NameError(f"name '{name}' is not defined")
+            return self.namespace[name]
+        return getattr(self.handles[int(handle)], name)
+
+    def handle(self, request: dict[str, Any]) -> Any:
+        op = request.get("op")
+        if op == "call":
+            args = self._import(request.get("args", []))
+            kwargs = self._import(request.get("kwargs", {"$dict": {}}))
+            return self._export(self._target(request)(*args, **kwargs))
+        if op == "value":
+            return self._export(self._target(request))
+        if op == "has":
+            try:
+                self._target(request)
+            except (NameError, AttributeError, KeyError):
+                return False
+            return True
+        if op == "modules":
+            return sorted(str(m) for m in list(sys.modules))
+        raise ValueError(f"unknown op {op!r}")
+
+
+def serve(server: Server, requests: IO[bytes], replies: IO[bytes]) -> None:
+    """Answer one JSON line per request until the grader closes the pipe."""
+    while True:
+        line = requests.readline()
+        if not line:
+            return
+        request = wire.loads(line)
+        reply: dict[str, Any] = {"id": request.get("id")}
+        try:
+            reply["value"] = server.handle(request)
+            reply["ok"] = True
+        except BaseException as exc:  # report every failure of student code as data
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            frames = traceback.format_exception(exc)
+            reply.update(ok=False, error={
+                "type": type(exc).__name__,
+                "message": str(exc)[:2000],
+                "traceback": "".join(frames[-6:])[-4000:],
+            })
+        replies.write(wire.dumps(reply))
+
+
+def _stage(submission: str) -> list[dict[str, Any]]:
+    """Copy the submission into the writable working folder; return the cells to run."""
+    import json
+    import shutil
+
+    for entry in os.scandir(submission):
+        if entry.name == CELLS_FILE:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, entry.name, symlinks=True)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, entry.name)
+    with open(os.path.join(submission, CELLS_FILE), encoding="utf-8") as handle:
+        cells: list[dict[str, Any]] = json.load(handle)
+    return cells
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("submission", help="read-only folder with the submission and " + CELLS_FILE)
+    args = parser.parse_args(argv)
+    requests, replies = _open_channel()
+    cells = _stage(args.submission)
+    shell = _make_shell()
+    started = time.perf_counter()
+    records = []
+    for cell in cells:
+        replies.write(wire.dumps({"event": "cell", "index": cell["index"], "cell_id": cell["cell_id"]}))
+        record = run_cell(shell, cell["source"])
+        record.update(index=cell["index"], cell_id=cell["cell_id"])
+        records.append(record)
+    ready = {"event": "ready", "seconds": round(time.perf_counter() - started, 4), "cells": records}
+    replies.write(wire.dumps(ready))
+    serve(Server(shell.user_ns), requests, replies)
+
+
+if __name__ == "__main__":
+    main()

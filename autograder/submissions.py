@@ -1,0 +1,157 @@
+"""Find submissions in a folder or zip, check them, and stage the files the container may see."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from autograder.config import Assignment
+from autograder.kernel import CELLS_FILE
+from autograder.notebook import NotebookError, is_grade_cell, is_skipped, read
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_NOTEBOOK_MB = 50
+"""Largest notebook accepted; bigger ones score 0 with a reason."""
+MAX_ARTIFACT_MB = 512
+"""Largest artifact accepted."""
+MAX_ZIP_MB = 4096
+"""Largest total uncompressed size of a submissions zip."""
+
+
+class SubmissionError(ValueError):
+    """The submissions folder or zip itself cannot be read (not one student's problem)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's submitted files, as found (not yet trusted)."""
+
+    student_id: str
+    """The student's id, from the file or folder name."""
+    notebook: Path | None
+    """The submitted notebook, if one was found."""
+    folder: Path | None
+    """The student's folder (notebook plus artifacts), if submitted as a folder."""
+    problem: str | None = None
+    """Why this submission cannot be graded at all, if so."""
+
+
+def discover(path: Path, workdir: Path, notebook_name: str) -> list[Submission]:
+    """Submissions in a folder or zip of ``<id>.ipynb`` files or ``<id>/`` folders."""
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file or folder; pass a folder or .zip of submissions")
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise SubmissionError(f"{path}: not a folder or a zip file")
+        path = _extract(path, workdir / "unzipped")
+    found: dict[str, list[Path]] = {}
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith(".") or entry.name == "__MACOSX":
+            continue
+        student = entry.stem if entry.suffix == ".ipynb" else entry.name
+        if entry.is_symlink() or not (entry.is_dir() or entry.suffix == ".ipynb"):
+            student = entry.name
+        found.setdefault(student, []).append(entry)
+    return [_submission(student, entries, notebook_name) for student, entries in sorted(found.items())]
+
+
+def _submission(student: str, entries: list[Path], notebook_name: str) -> Submission:
+    names = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries)
+    if not STUDENT_ID.match(student):
+        return Submission(student, None, None, f"{names}: not a valid student id (letters, digits, _ . @ -)")
+    if len(entries) > 1:
+        return Submission(student, None, None, f"two submissions found for {student} ({names}); keep one")
+    entry = entries[0]
+    if entry.is_symlink():
+        return Submission(student, None, None, f"{entry.name} is a symbolic link; submit real files")
+    if entry.is_dir():
+        notebooks = sorted(p for p in entry.glob("*.ipynb") if not p.is_symlink())
+        preferred = [p for p in notebooks if p.name == notebook_name]
+        if not notebooks:
+            return Submission(student, None, entry, f"no .ipynb notebook in {entry.name}/")
+        if len(notebooks) > 1 and not preferred:
+            listed = ", ".join(p.name for p in notebooks)
+            return Submission(student, None, entry, f"several notebooks in {entry.name}/ ({listed}); "
+                              f"name the one to grade {notebook_name}")
+        return Submission(student, (preferred or notebooks)[0], entry)
+    if entry.suffix == ".ipynb":
+        return Submission(student, entry, None)
+    return Submission(student, None, None, f"{entry.name}: expected <student>.ipynb or a <student>/ folder")
+
+
+def _extract(archive: Path, dest: Path) -> Path:
+    """Unzip safely: no absolute paths, no '..', no links, bounded size."""
+    dest.mkdir(parents=True, exist_ok=True)
+    total = 0
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            parts = PurePosixPath(info.filename).parts
+            mode = info.external_attr >> 16
+            if info.filename.startswith("/") or ".." in parts or stat.S_ISLNK(mode):
+                continue  # unsafe member: skipped, and the student's entry will say what is missing
+            total += info.file_size
+            if total > MAX_ZIP_MB * 1024 * 1024:
+                raise SubmissionError(f"{archive}: unpacks to more than {MAX_ZIP_MB} MB")
+            zf.extract(info, dest)
+    entries = [p for p in dest.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb")):
+        return entries[0]  # a zip of one top-level folder holding the submissions
+    return dest
+
+
+def file_digest(paths: list[Path]) -> str:
+    """sha256 over the given files, in order (used to skip unchanged submissions)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def submitted_files(submission: Submission, assignment: Assignment) -> list[Path]:
+    """The notebook plus each declared artifact that exists (never anything else)."""
+    files = [submission.notebook] if submission.notebook else []
+    if submission.folder is not None:
+        for name in assignment.config.artifacts:
+            path = submission.folder / name
+            if path.is_file() and not path.is_symlink() and path.resolve().is_relative_to(submission.folder.resolve()):
+                files.append(path)
+    return files
+
+
+def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: set[str]) -> list[str]:
+    """Copy the notebook and declared artifacts into ``dest``; write the cell list. Returns notes."""
+    assert submission.notebook is not None
+    size_mb = submission.notebook.stat().st_size / 1e6
+    if size_mb > MAX_NOTEBOOK_MB:
+        raise NotebookError(f"{submission.notebook.name} is {size_mb:.0f} MB (limit {MAX_NOTEBOOK_MB} MB); "
+                            "clear its outputs (Kernel > Restart & Clear Output) and submit again")
+    nb = read(submission.notebook)
+    dest.mkdir(parents=True)
+    shutil.copyfile(submission.notebook, dest / assignment.config.notebook)
+    notes = []
+    for name in assignment.config.artifacts:
+        source = submission.folder / name if submission.folder else None
+        if source is None or not source.is_file() or source.is_symlink():
+            notes.append(f"{name} was not submitted")
+            continue
+        if source.stat().st_size > MAX_ARTIFACT_MB * 1024 * 1024:
+            notes.append(f"{name} is larger than {MAX_ARTIFACT_MB} MB and was left out")
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest / name)
+    cells = [
+        {"index": i, "cell_id": str(c.get("id", i)), "source": c.source}
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and not is_grade_cell(c) and not is_skipped(c) and c.get("id") not in skip_ids
+    ]
+    (dest / CELLS_FILE).write_text(json.dumps(cells), encoding="utf-8")
+    return notes
