@@ -16,6 +16,10 @@ from autograder.datasets import data_dir as resolve_data_dir
 from autograder.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
 
 
+class AssignError(RuntimeError):
+    """The solution notebook does not run; the message names the cell."""
+
+
 @dataclass(frozen=True)
 class AssignResult:
     """What ``assign`` wrote for one assignment."""
@@ -51,6 +55,7 @@ def execute(nb: NotebookNode, workdir: Path, *, skip_training: bool, timeout: fl
             data_dir: Path | None = None) -> NotebookNode:
     """Run a notebook with nbclient in ``workdir`` (trusted instructor code, on the host)."""
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     skipped = [c for c in nb.cells if skip_training and is_skipped(c)]
     for cell in skipped:  # nbclient has no per-cell skip: blank the source while it runs
@@ -60,6 +65,13 @@ def execute(nb: NotebookNode, workdir: Path, *, skip_training: bool, timeout: fl
     try:
         NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
                        resources={"metadata": {"path": str(workdir)}}).execute()
+    except CellExecutionError as exc:
+        index = next((i for i, c in enumerate(nb.cells)
+                      if any(o.get("output_type") == "error" for o in c.get("outputs", []))), "?")
+        raise AssignError(
+            f"the solution failed in cell {index}: {exc.ename}: {exc.evalue}; fix the source notebook "
+            "(or tag slow cells skip-in-grading and set solution_fixtures)"
+        ) from None
     finally:
         if env_before is None:
             os.environ.pop(DATA_DIR_ENV, None)
