@@ -73,7 +73,7 @@ def is_data(value: Any, depth: int = 0) -> bool:
 
 def _is_pandas(value: Any) -> bool:
     module = type(value).__module__
-    return module.startswith("pandas.") and type(value).__name__ in ("DataFrame", "Series")
+    return module.split(".")[0] == "pandas" and type(value).__name__ in ("DataFrame", "Series")
 
 
 def encode(value: Any, depth: int = 0) -> Any:  # noqa: C901 - one branch per wire type
