@@ -159,3 +159,45 @@ def export(name: str, dest: Path, db_url: str | None, course: Path | None) -> No
 
     url = db_url or default_url(course or course_root())
     console.print(f"[green]✔[/] wrote {export_csv(url, name, dest)}")
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--jobs", "-j", default=2, show_default=True, help="Submissions graded in parallel.")
+@click.option("--sandbox", default="auto", show_default=True, help="Container backend (see `grade --help`).")
+@click.option("--mutations", default=30, show_default=True, help="Most mutants of the solution to grade.")
+@COURSE
+@DATA
+def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, course: Path | None,
+             data_dir: Path | None) -> None:
+    """Prove the course is gradeable; exit non-zero on any failure.
+
+    For each assignment (default: all): settings are valid; release/ and solutions/ match
+    source/; nothing hidden leaks into release/; the solution earns full marks and the stub
+    nothing, graded in the container; every hidden test fails on some mutation of the solution.
+
+    \b
+    Example:
+      autograder validate backpropagation_simulation
+    """
+    from autograder.config import course_root, list_assignments
+    from autograder.grade import GradeOptions
+    from autograder.validate import Finding, validate as run_validate
+
+    root = course or course_root()
+    table = Table(title="autograder validate")
+    for column in ("assignment", "check", "result", "detail"):
+        table.add_column(column, overflow="fold")
+
+    def show(finding: Finding) -> None:
+        mark = "[green]ok[/]" if finding.ok else "[bold red]FAIL[/]"
+        console.print(f"{mark} {finding.assignment} {finding.check}: {finding.detail}")
+        table.add_row(finding.assignment, finding.check, mark, finding.detail)
+
+    options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, force=True)
+    report = run_validate(list(names) or list_assignments(root), root=root, options=options,
+                          mutation_limit=mutations, on_finding=show)
+    Console().print(table)
+    for name, seconds in report.seconds.items():
+        console.print(f"{name}: validated in {seconds:.1f} s")
+    sys.exit(0 if report.ok else 1)

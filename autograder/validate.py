@@ -1,0 +1,210 @@
+"""Prove an assignment is gradeable: settings, drift, leaks, solution and stub scores, mutations."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.assign import release_notebook, solution_notebook
+from autograder.config import Assignment, load_assignment
+from autograder.datasets import data_dir as resolve_data_dir
+from autograder.grade import BatchResult, GradeOptions, SubmissionResult, grade
+from autograder.mutate import mutants
+from autograder.notebook import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    SOLUTION_BEGIN,
+    SOLUTION_END,
+    GradeCell,
+    grade_cells,
+    read,
+    write,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation check's outcome."""
+
+    assignment: str
+    """Assignment name."""
+    check: str
+    """settings, drift, leak, solution, stub, mutation."""
+    ok: bool
+    """Whether the check passed."""
+    detail: str
+    """What was found; for failures, where and what to do."""
+
+
+@dataclass
+class Report:
+    """All findings for the validated assignments."""
+
+    findings: list[Finding] = field(default_factory=list)
+    """In order of checking."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Validation time per assignment."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(f.ok for f in self.findings)
+
+
+def _region_lines(source: str, begin: str, end: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+            lines.append(line.strip())
+    return lines
+
+
+def check_settings(assignment: Assignment, cells: list[GradeCell], data_root: Path) -> list[str]:
+    """Problems with the assignment's settings, as actionable sentences."""
+    where = f"source/{assignment.name}/assignment.toml"
+    problems = []
+    if not cells:
+        problems.append(f"{assignment.source_notebook}: no grade cells; add test cells with points")
+    if any(c.points <= 0 for c in cells):
+        problems.append(f"{assignment.source_notebook}: every grade cell needs points > 0")
+    if assignment.config.free_points > sum(c.points for c in cells):
+        problems.append(f"{where}: free_points exceeds the total points")
+    for rel in assignment.config.data:
+        if not (data_root / rel).is_dir():
+            problems.append(f"{where}: data folder {rel!r} is missing under {data_root}; set AUTOGRADER_DATA_DIR")
+        if re.search(r"(^|/)test($|/)", rel):
+            problems.append(f"{where}: data {rel!r} would mount a hidden test split into the container")
+    return problems
+
+
+def check_drift(assignment: Assignment) -> list[str]:
+    """Generated files that differ from what ``assign`` would write now."""
+    from nbformat import writes
+
+    problems = []
+    release = assignment.release_dir / assignment.config.notebook
+    expected = writes(release_notebook(assignment)) + "\n"
+    if not release.is_file() or release.read_text(encoding="utf-8") != expected:
+        problems.append(f"{release} is stale or missing; run `autograder assign {assignment.name}`")
+    solution = assignment.solutions_dir / assignment.config.notebook
+    want = [c.source for c in solution_notebook(assignment).cells]
+    if not solution.is_file() or [c.source for c in read(solution).cells] != want:
+        problems.append(f"{solution} is stale or missing; run `autograder assign {assignment.name}`")
+    return problems
+
+
+def check_leaks(assignment: Assignment) -> list[str]:
+    """Solution code or hidden tests found anywhere in ``release/<name>/``."""
+    source = read(assignment.source_notebook)
+    secrets: list[tuple[int, str, str]] = []
+    for index, cell in enumerate(source.cells):
+        for line in _region_lines(cell.source, SOLUTION_BEGIN, SOLUTION_END):
+            secrets.append((index, "solution code", line))
+        for line in _region_lines(cell.source, HIDDEN_BEGIN, HIDDEN_END):
+            secrets.append((index, "hidden test code", line))
+    for cell in grade_cells(source):
+        secrets += [(-1, "hidden test name", f"def {name}(") for name in cell.hidden_tests]
+    problems = []
+    files = [p for p in assignment.release_dir.rglob("*") if p.is_file()] if assignment.release_dir.is_dir() else []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for index, kind, line in secrets:
+            if line in text:
+                origin = f" from source cell {index}" if index >= 0 else ""
+                problems.append(f"{path} contains {kind}{origin}: {line[:60]!r}; mark it with nbgrader's "
+                                "BEGIN/END SOLUTION or HIDDEN TESTS markers, then run `autograder assign`")
+    return problems
+
+
+def _stage_solution(assignment: Assignment, folder: Path, nb: object) -> None:
+    write(nb, folder / assignment.config.notebook)  # type: ignore[arg-type]
+    sources = [assignment.solutions_dir]
+    if assignment.config.solution_fixtures:
+        sources.insert(0, assignment.root / assignment.config.solution_fixtures)
+    for name in assignment.config.artifacts:
+        for base in sources:
+            if (base / name).is_file():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(base / name, folder / name)
+                break
+
+
+def _failures(result: SubmissionResult) -> list[str]:
+    return [f"{c.grade_id}::{c.name}: {c.message}" for cell in result.cells for c in cell.checks if not c.passed]
+
+
+def _grade_set(assignment: Assignment, options: GradeOptions, *, mutation_limit: int) -> tuple[BatchResult, dict[str, str]]:
+    with tempfile.TemporaryDirectory(prefix=f"validate-{assignment.name}-") as tmp:
+        subs = Path(tmp) / "subs"
+        solution = solution_notebook(assignment)
+        _stage_solution(assignment, subs / "solution", solution)
+        write(release_notebook(assignment), subs / "stub" / assignment.config.notebook)
+        kinds = {}
+        for number, mutant in enumerate(mutants(solution, limit=mutation_limit)):
+            student = f"mutant-{number:02d}"
+            _stage_solution(assignment, subs / student, mutant.notebook)
+            kinds[student] = f"{mutant.kind} in cell {mutant.cell_index}, line {mutant.line}"
+        batch = grade(assignment.name, subs, root=assignment.root, db_url=f"sqlite:///{tmp}/validate.db",
+                      feedback_dir=Path(tmp) / "feedback", options=options)
+    return batch, kinds
+
+
+def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limit: int = 30) -> list[Finding]:
+    """Run every check on one assignment."""
+    name = assignment.name
+    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    findings = [Finding(name, "settings", not p, p or "ok") for p in
+                (check_settings(assignment, cells, resolve_data_dir(options.data_dir)) or [""])]
+    findings += [Finding(name, "drift", not p, p or "release/ and solutions/ match source/")
+                 for p in (check_drift(assignment) or [""])]
+    findings += [Finding(name, "leak", not p, p or "nothing hidden in release/") for p in (check_leaks(assignment) or [""])]
+    batch, kinds = _grade_set(assignment, options, mutation_limit=mutation_limit)
+    by_id = {r.student_id: r for r in batch.results}
+    sol, stub = by_id["solution"], by_id["stub"]
+    full = sol.score == sol.max_score and sol.max_score > 0
+    findings.append(Finding(name, "solution", full, f"{sol.score:g}/{sol.max_score:g}" + (
+        "" if full else f"; fix the solution or the test: {'; '.join(_failures(sol))[:600]} {sol.reason or ''}")))
+    free = assignment.config.free_points
+    findings.append(Finding(name, "stub", stub.score <= free, f"{stub.score:g} points (allowed: {free:g})" + (
+        "" if stub.score <= free else "; a test passes on the blank stub: make it check real values")))
+    findings += _mutation_findings(name, cells, by_id, kinds)
+    return findings
+
+
+def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, SubmissionResult],
+                       kinds: dict[str, str]) -> list[Finding]:
+    killed: dict[str, list[str]] = {f"{c.grade_id}::{t}": [] for c in cells for t in c.hidden_tests}
+    for student, kind in kinds.items():
+        for failure in _failures(by_id[student]):
+            key = failure.split(": ", 1)[0]
+            if key in killed:
+                killed[key].append(kind)
+    weak = [key for key, by in killed.items() if not by]
+    detail = f"{len(killed) - len(weak)}/{len(killed)} hidden tests fail under at least one of {len(kinds)} mutants"
+    findings = [Finding(name, "mutation", not weak, detail)]
+    findings += [Finding(name, "mutation", False, f"weak hidden test {key}: no mutation of the solution makes it "
+                         "fail; make it check values that a wrong solution would get wrong") for key in weak]
+    return findings
+
+
+def validate(names: list[str], *, root: Path | None = None, options: GradeOptions = GradeOptions(),
+             mutation_limit: int = 30, on_finding: Callable[[Finding], None] | None = None) -> Report:
+    """Validate each named assignment; the report says what failed and how to fix it."""
+    report = Report()
+    for name in names:
+        started = time.perf_counter()
+        for finding in validate_one(load_assignment(name, root), options, mutation_limit=mutation_limit):
+            report.findings.append(finding)
+            if on_finding:
+                on_finding(finding)
+        report.seconds[name] = time.perf_counter() - started
+    return report
