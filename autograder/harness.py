@@ -213,7 +213,7 @@ def run_tests(
     for index, cell in enumerate(cells):
         (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
     plugin = GradingPlugin(student, submission, data_dir)
-    args = [str(workdir), "-q", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
+    args = [str(workdir), "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
             "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",
             "-o", "filterwarnings=ignore", "--rootdir", str(workdir)]
     pytest.main(args, plugins=[plugin])
