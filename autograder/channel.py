@@ -148,7 +148,8 @@ class KernelSession:
             message = self._next(left)
             if message is None:
                 report.seconds = time.monotonic() - started
-                report.failure = self._failure_reason(left <= 0, timeout, current)
+                timed_out = time.monotonic() - started >= timeout
+                report.failure = self._failure_reason(timed_out, timeout, current)
                 self.close()
                 return report
             if message.get("event") == "cell":
@@ -161,7 +162,10 @@ class KernelSession:
     def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
         if timed_out:
             return f"the notebook did not finish within {timeout:g} s; it was stopped {where}"
-        code = self.process.poll()
+        try:  # the pipe closes a moment before the exit status is known
+            code: int | None = self.process.wait(timeout=3)
+        except Exception:
+            code = self.process.poll()
         tail = self._stderr.text().strip().splitlines()[-1:] or [""]
         if code is not None and code in (137, -9):
             why = "it was killed (out of memory or a limit was hit)"

@@ -106,26 +106,22 @@ def record(
     reason: str | None,
 ) -> None:
     """Write one submission's grades in a single transaction (all rows or none)."""
-    from nbgrader.api import Grade, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+    from nbgrader.api import MissingEntry, Student
 
     db = gb.db
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        if db.get(Student, student) is None:
-            db.add(Student(id=student))
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            submission = SubmittedAssignment(
-                assignment=gb.find_assignment(assignment), student=db.get(Student, student)
-            )
-            for nb in submission.assignment.notebooks:
-                submitted = SubmittedNotebook(notebook=nb, assignment=submission)
-                for cell in nb.grade_cells:
-                    Grade(cell_id=cell.id, notebook=submitted)
-            db.add(submission)
-        submission.timestamp = now
-        _set_scores(submission, notebook, scores)
+        with db.no_autoflush:
+            person = db.get(Student, student)
+            if person is None:
+                person = Student(id=student)
+                db.add(person)
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                submission = _new_submission(gb, assignment, person)
+            submission.timestamp = now
+            _set_scores(submission, notebook, scores)
         db.execute(text("DELETE FROM autograder_result WHERE assignment = :a AND student = :s"),
                    {"a": assignment, "s": student})
         db.execute(
@@ -137,6 +133,20 @@ def record(
     except BaseException:
         db.rollback()
         raise
+
+
+def _new_submission(gb: Gradebook, assignment: str, student: Any) -> Any:
+    """A submission mirroring the assignment's notebooks and grade cells (as nbgrader's add_submission)."""
+    from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
+
+    submission = SubmittedAssignment(assignment=gb.find_assignment(assignment), student=student)
+    gb.db.add(submission)
+    for nb in submission.assignment.notebooks:
+        submitted = SubmittedNotebook(notebook=nb, assignment=submission)
+        gb.db.add(submitted)
+        for cell in nb.grade_cells:
+            gb.db.add(Grade(cell_id=cell.id, notebook=submitted))
+    return submission
 
 
 def _set_scores(submission: Any, notebook: str, scores: Mapping[str, float]) -> None:

@@ -90,7 +90,7 @@ TINY_TOML = '''title = "Tiny"
 notebook = "tiny.ipynb"
 
 [limits]
-notebook_timeout_s = 30
+notebook_timeout_s = 15
 call_timeout_s = 5
 memory_mb = 512
 '''

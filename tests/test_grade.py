@@ -1,0 +1,142 @@
+"""Grading end to end on the tiny course: container, trusted tests, gradebook, feedback."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from autograder.assign import release_notebook, solution_notebook
+from autograder.config import load_assignment
+from autograder.examples import MONKEYPATCH
+from autograder.grade import BatchResult, GradeOptions, grade
+from tests import factories
+
+pytestmark = pytest.mark.container
+
+
+def _variant(tiny: Path, *, solution: bool = True, replace: dict[str, str] | None = None,
+             extra: str | None = None):  # type: ignore[no-untyped-def]
+    assignment = load_assignment("tiny", tiny)
+    nb = solution_notebook(assignment) if solution else release_notebook(assignment)
+    for cell in nb.cells:
+        for old, new in (replace or {}).items():
+            cell.source = cell.source.replace(old, new)
+    if extra:
+        nb.cells.append(factories.code(extra, "extra"))
+    return nb
+
+
+def _grade(tiny: Path, subs: Path, sandbox_name: str, **kw: object) -> BatchResult:
+    options = GradeOptions(sandbox=sandbox_name, jobs=2, **kw)  # type: ignore[arg-type]
+    return grade("tiny", subs, root=tiny, options=options)
+
+
+def _scores(batch: BatchResult) -> dict[str, float]:
+    return {r.student_id: r.score for r in batch.results}
+
+
+def test_solution_full_stub_zero_partial_and_attack(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    zeros = {"return np.asarray(x, dtype=float) * k": "return np.zeros(np.shape(x))",
+             "return a + b": "return 0"}
+    factories.submission(subs, "solution", _variant(tiny))
+    factories.submission(subs, "stub", _variant(tiny, solution=False))
+    factories.submission(subs, "partial", _variant(tiny, replace={"* k": "* 2"}))
+    factories.submission(subs, "zeros", _variant(tiny, replace=zeros))
+    factories.submission(subs, "zeros_attack", _variant(tiny, replace=zeros, extra=MONKEYPATCH))
+    factories.submission(subs, "solution_attack", _variant(tiny, extra=MONKEYPATCH))
+    batch = _grade(tiny, subs, sandbox_name)
+    scores = _scores(batch)
+    assert scores["solution"] == 4.0
+    assert scores["stub"] == 0.0
+    assert scores["partial"] == 3.0  # add: 2 of 2; scale: shape passes, values fail
+    assert scores["zeros_attack"] == scores["zeros"] == 1.0  # only the shape check passes
+    assert scores["solution_attack"] == 4.0
+
+
+def test_gradebook_matches_results_and_regrading_keeps_one_row(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    factories.submission(subs, "alice", _variant(tiny))
+    factories.submission(subs, "bob", _variant(tiny, replace={"* k": "* 2"}))
+    first = _grade(tiny, subs, sandbox_name)
+    second = _grade(tiny, subs, sandbox_name)
+    assert all(r.skipped for r in second.results)  # unchanged files are not run again
+    third = _grade(tiny, subs, sandbox_name, force=True)
+    assert _scores(first) == _scores(second) == _scores(third) == {"alice": 4.0, "bob": 3.0}
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tiny / 'gradebook.db'}") as gb:
+        assert len(gb.assignment_submissions("tiny")) == 2
+        assert gb.find_submission("tiny", "bob").score == 3.0
+        assert gb.find_submission("tiny", "alice").max_score == 4.0
+    rows = sqlite3.connect(tiny / "gradebook.db").execute(
+        "SELECT COUNT(*) FROM grade").fetchone()
+    assert rows == (4,)  # two students x two grade cells, no duplicates
+
+
+def test_feedback_page_shows_scores_not_hidden_code(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    factories.submission(subs, "bob", _variant(tiny, replace={"* k": "* 2"}))
+    batch = _grade(tiny, subs, sandbox_name)
+    page = (batch.feedback_dir / "bob.html").read_text()
+    assert "3 / 4" in page
+    assert "scale(x, -1.5) has wrong values" in page
+    assert "np.allclose" not in page and "x * -1.5" not in page
+
+
+@pytest.mark.parametrize(("student", "extra", "reason"), [
+    ("exits", "import os\nos._exit(3)", "exited with code 3"),
+    ("loops", "while True:\n    pass", "did not finish within"),
+    ("sysexit", "import sys\nsys.exit(1)", None),
+])
+def test_hostile_cells_score_zero_with_reason(tiny: Path, sandbox_name: str, student: str,
+                                             extra: str, reason: str | None) -> None:
+    subs = tiny / "subs"
+    factories.submission(subs, student, _variant(tiny, solution=False, extra=extra))
+    factories.submission(subs, "honest", _variant(tiny))
+    batch = _grade(tiny, subs, sandbox_name)
+    result = next(r for r in batch.results if r.student_id == student)
+    assert result.score == 0.0
+    if reason:
+        assert result.reason and reason in result.reason
+    assert _scores(batch)["honest"] == 4.0  # the batch went on
+
+
+def test_function_that_loops_forever_fails_its_tests_only(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    factories.submission(subs, "slow", _variant(tiny, replace={"return a + b": "while True:\n        pass"}))
+    batch = _grade(tiny, subs, sandbox_name)
+    result = batch.results[0]
+    messages = [c.message for cell in result.cells for c in cell.checks if not c.passed]
+    assert any("did not return within 5 s" in m for m in messages)
+    assert result.score < 4.0
+
+
+def test_network_is_unreachable_inside(tiny: Path, sandbox_name: str) -> None:
+    probe = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
+             "    NET = 'open'\nexcept OSError as exc:\n    NET = 'blocked'\n")
+    extra_test = factories.tests("def test_net(student):\n    assert student.value('NET') == 'blocked'",
+                                 "test-net", 1)
+    source = tiny / "source" / "tiny" / "tiny.ipynb"
+    nb = factories.tiny_notebook()
+    nb.cells.append(extra_test)
+    factories.write(nb, source)
+    subs = tiny / "subs"
+    factories.submission(subs, "prober", _variant(tiny, extra=probe))
+    batch = _grade(tiny, subs, sandbox_name)
+    assert batch.results[0].score == 5.0
+
+
+def test_broken_notebook_scores_zero_and_batch_goes_on(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    subs.mkdir()
+    (subs / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    (subs / "empty.ipynb").write_bytes(b"")
+    factories.submission(subs, "honest", _variant(tiny))
+    batch = _grade(tiny, subs, sandbox_name)
+    by_id = {r.student_id: r for r in batch.results}
+    assert by_id["honest"].score == 4.0
+    assert by_id["broken"].score == 0.0 and "not a readable notebook" in (by_id["broken"].reason or "")
+    assert by_id["empty"].score == 0.0 and by_id["empty"].reason
