@@ -84,6 +84,30 @@ def examples(name: str, dest: Path, course: Path | None) -> None:
 
 
 @main.command()
+@click.option("--sandbox", default="auto", show_default=True, help="Container backend (see `grade --help`).")
+@COURSE
+def demo(sandbox: str, course: Path | None) -> None:
+    """Generate backpropagation_simulation, write three example submissions, and grade them.
+
+    Expect 20, 0 and 0 out of 20 for the solution, the blank stub and the monkeypatch
+    attack; grades land in gradebook.db and feedback pages in feedback/.
+
+    \b
+    Example:
+      autograder demo
+    """
+    from autograder.config import course_root
+    from autograder.examples import demo as run_demo
+    from autograder.grade import summary_rows
+
+    with console.status("assigning and grading backpropagation_simulation..."):
+        batch = run_demo(course or course_root(), sandbox=sandbox)
+    for row in summary_rows(batch):
+        console.print(f"  {row['student']}: {row['score']:g}/{row['max']:g} ({row['seconds']} s)")
+    console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
+
+
+@main.command()
 @click.argument("name")
 @click.argument("submissions", type=click.Path(exists=True, path_type=Path))
 @click.option("--jobs", "-j", default=2, show_default=True, help="Submissions graded in parallel.")

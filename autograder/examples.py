@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from autograder.assign import release_notebook, solution_notebook
 from autograder.config import Assignment, load_assignment
 from autograder.notebook import write
+
+if TYPE_CHECKING:
+    from autograder.grade import BatchResult
 
 MONKEYPATCH = '''# An attack that fools graders whose tests run in the student's kernel:
 import builtins
@@ -61,3 +65,15 @@ def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[P
             _artifacts(assignment, folder)
         made.append(folder)
     return made
+
+
+def demo(root: Path, *, dest: Path | None = None, sandbox: str = "auto") -> BatchResult:
+    """The README's first command: assign the NumPy assignment, build examples, grade them."""
+    from autograder.assign import assign
+    from autograder.grade import GradeOptions, grade
+
+    name = "backpropagation_simulation"
+    assign(name, root=root)
+    folder = dest or root / "examples" / name
+    build_examples(name, folder, root=root)
+    return grade(name, folder, root=root, options=GradeOptions(sandbox=sandbox, force=True))

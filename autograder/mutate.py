@@ -147,3 +147,19 @@ def mutants(nb: NotebookNode, *, limit: int = 40, seed: int = 0) -> Iterator[Mut
             variant.cells[index].source = ast.unparse(ast.fix_missing_locations(mutated))
             emitted += 1
             yield Mutant(index, kind, line, variant)
+
+
+def zero_returns(nb: NotebookNode) -> NotebookNode:
+    """Every solution function returns ``0 * value``: right shapes and types, wrong values."""
+    variant = copy.deepcopy(nb)
+    for cell in variant.cells:
+        if cell.cell_type != "code" or not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        tree = ast.parse(cell.source)
+        sites = _Sites(_region_lines(cell.source))
+        sites.visit(tree)
+        for kind, line, col in sites.sites:
+            if kind == "constant-output":
+                tree = _Apply(kind, line, col).visit(tree)
+        cell.source = ast.unparse(ast.fix_missing_locations(tree))
+    return variant

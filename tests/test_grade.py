@@ -140,3 +140,20 @@ def test_broken_notebook_scores_zero_and_batch_goes_on(tiny: Path, sandbox_name:
     assert by_id["honest"].score == 4.0
     assert by_id["broken"].score == 0.0 and "not a readable notebook" in (by_id["broken"].reason or "")
     assert by_id["empty"].score == 0.0 and by_id["empty"].reason
+
+
+@pytest.mark.slow
+def test_memory_bomb_scores_zero_with_reason(tiny: Path, sandbox_name: str) -> None:
+    subs = tiny / "subs"
+    at_once = "import numpy as np\nbig = np.ones(50 * 1024**3 // 8)"
+    gradual = "import numpy as np\nheap = []\nwhile True:\n    heap.append(np.ones(10**7))"
+    factories.submission(subs, "at_once", _variant(tiny, solution=False, extra=at_once))
+    factories.submission(subs, "gradual", _variant(tiny, extra=gradual))
+    factories.submission(subs, "honest", _variant(tiny))
+    batch = _grade(tiny, subs, sandbox_name)
+    by_id = {r.student_id: r for r in batch.results}
+    assert by_id["at_once"].score == 0.0
+    assert any("MemoryError" in note for note in by_id["at_once"].notes)
+    assert by_id["gradual"].score == 0.0  # the solution's code is there, but the kernel was killed
+    assert "killed (out of memory" in (by_id["gradual"].reason or "")
+    assert by_id["honest"].score == 4.0
