@@ -102,26 +102,73 @@ def check_drift(assignment: Assignment) -> list[str]:
     return problems
 
 
+def _public_lines(source: str) -> set[str]:
+    """Lines of a cell outside its solution and hidden regions (what students may see)."""
+    lines, inside = set(), False
+    for line in source.splitlines():
+        if SOLUTION_BEGIN in line or HIDDEN_BEGIN in line:
+            inside = True
+        elif SOLUTION_END in line or HIDDEN_END in line:
+            inside = False
+        elif not inside:
+            lines.add(line.strip())
+    return lines
+
+
+def _file_lines(path: Path, text: str) -> set[str]:
+    """Stripped lines of a file; for notebooks, of every source, output and metadata string."""
+    import json
+
+    if path.suffix != ".ipynb":
+        return {line.strip() for line in text.splitlines()}
+    strings: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    try:
+        walk(json.loads(text))
+    except json.JSONDecodeError:
+        strings.append(text)
+    return {line.strip() for string in strings for line in string.splitlines()}
+
+
 def check_leaks(assignment: Assignment) -> list[str]:
     """Solution code or hidden tests found anywhere in ``release/<name>/``."""
     source = read(assignment.source_notebook)
+    public: set[str] = set()
+    for cell in source.cells:
+        public |= _public_lines(cell.source)
     secrets: list[tuple[int, str, str]] = []
     for index, cell in enumerate(source.cells):
-        for line in _region_lines(cell.source, SOLUTION_BEGIN, SOLUTION_END):
-            secrets.append((index, "solution code", line))
-        for line in _region_lines(cell.source, HIDDEN_BEGIN, HIDDEN_END):
-            secrets.append((index, "hidden test code", line))
+        secrets += [(index, "solution code", line)
+                    for line in _region_lines(cell.source, SOLUTION_BEGIN, SOLUTION_END) if line not in public]
+        secrets += [(index, "hidden test code", line)
+                    for line in _region_lines(cell.source, HIDDEN_BEGIN, HIDDEN_END) if line not in public]
     for cell in grade_cells(source):
-        secrets += [(-1, "hidden test name", f"def {name}(") for name in cell.hidden_tests]
+        secrets += [(-1, "hidden test", f"def {name}(") for name in cell.hidden_tests]
     problems = []
     files = [p for p in assignment.release_dir.rglob("*") if p.is_file()] if assignment.release_dir.is_dir() else []
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
+        lines = _file_lines(path, text)
+        found: dict[tuple[int, str], list[str]] = {}
         for index, kind, line in secrets:
-            if line in text:
-                origin = f" from source cell {index}" if index >= 0 else ""
-                problems.append(f"{path} contains {kind}{origin}: {line[:60]!r}; mark it with nbgrader's "
-                                "BEGIN/END SOLUTION or HIDDEN TESTS markers, then run `autograder assign`")
+            if (line in text) if index < 0 else (line in lines):
+                found.setdefault((index, kind), []).append(line)
+        for (index, kind), lines in found.items():
+            origin = f" from source cell {index}" if index >= 0 else ""
+            problems.append(
+                f"{path} contains {kind}{origin} ({len(lines)} line(s), e.g. {lines[0][:60]!r}); put it "
+                "between nbgrader's BEGIN/END SOLUTION or BEGIN/END HIDDEN TESTS markers, then run "
+                f"`autograder assign {assignment.name}`")
     return problems
 
 
