@@ -145,7 +145,7 @@ def _new_submission(gb: Gradebook, assignment: str, student: Any) -> Any:
         submitted = SubmittedNotebook(notebook=nb, assignment=submission)
         gb.db.add(submitted)
         for cell in nb.grade_cells:
-            gb.db.add(Grade(cell_id=cell.id, notebook=submitted))
+            gb.db.add(Grade(cell=cell, notebook=submitted))
     return submission
 
 

@@ -61,11 +61,14 @@ def test_gradebook_matches_results_and_regrading_keeps_one_row(tiny: Path, sandb
     factories.submission(subs, "alice", _variant(tiny))
     factories.submission(subs, "bob", _variant(tiny, replace={"* k": "* 2"}))
     first = _grade(tiny, subs, sandbox_name)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(first.db_url) as gb:  # the first write already holds the scores
+        assert {s.student.id: s.score for s in gb.assignment_submissions("tiny")} == _scores(first)
     second = _grade(tiny, subs, sandbox_name)
     assert all(r.skipped for r in second.results)  # unchanged files are not run again
     third = _grade(tiny, subs, sandbox_name, force=True)
     assert _scores(first) == _scores(second) == _scores(third) == {"alice": 4.0, "bob": 3.0}
-    from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{tiny / 'gradebook.db'}") as gb:
         assert len(gb.assignment_submissions("tiny")) == 2
@@ -157,3 +160,26 @@ def test_memory_bomb_scores_zero_with_reason(tiny: Path, sandbox_name: str) -> N
     assert by_id["gradual"].score == 0.0  # the solution's code is there, but the kernel was killed
     assert "killed (out of memory" in (by_id["gradual"].reason or "")
     assert by_id["honest"].score == 4.0
+
+
+def test_zip_of_submissions_and_csv_export(tiny: Path, sandbox_name: str) -> None:
+    import csv
+    import zipfile
+
+    from autograder.gradebook import export_csv
+
+    subs = tiny / "subs"
+    factories.submission(subs, "alice", _variant(tiny))
+    factories.submission(subs, "bob", _variant(tiny, solution=False))
+    archive = tiny / "subs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in subs.rglob("*.ipynb"):
+            zf.write(path, f"submissions/{path.relative_to(subs)}")
+        zf.writestr("../escape.ipynb", "{}")  # unsafe member: skipped, never written outside
+    batch = grade("tiny", archive, root=tiny, options=GradeOptions(sandbox=sandbox_name))
+    assert _scores(batch) == {"alice": 4.0, "bob": 0.0}
+    assert not (tiny / "escape.ipynb").exists()
+    with export_csv(batch.db_url, "tiny", tiny / "grades.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["student_id"]: float(r["score"]) for r in rows} == {"alice": 4.0, "bob": 0.0}
+    assert {r["max_score"] for r in rows} == {"4.0"}
