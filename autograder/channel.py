@@ -208,7 +208,8 @@ class KernelSession:
             self.process.stdin.write(wire.dumps(message))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            raise KernelDied(self._kill(f"your notebook's process had exited before {what} was called"))
+            reason = f"your notebook's process had exited before {what} was called"
+            raise KernelDied(self._kill(reason)) from None
         limit = timeout or self.call_timeout
         reply = self._next(limit)
         if reply is None:

@@ -113,7 +113,8 @@ def demo(sandbox: str, course: Path | None) -> None:
 @click.option("--jobs", "-j", default=2, show_default=True, help="Submissions graded in parallel.")
 @click.option("--sandbox", default="auto", show_default=True,
               help="Container backend: auto, runc, bwrap, docker, local (NO isolation; debugging only).")
-@click.option("--db", "db_url", default=None, help="SQLAlchemy URL of the gradebook. Default: gradebook.db at the course root.")
+@click.option("--db", "db_url", default=None,
+              help="SQLAlchemy URL of the gradebook. Default: gradebook.db at the course root.")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for HTML feedback pages. Default: feedback/NAME at the course root.")
 @click.option("--retrain", is_flag=True, help="Audit mode: also run the training cells in the container.")
@@ -134,7 +135,8 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
       autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
     """
     from autograder.config import ConfigError
-    from autograder.grade import GradeOptions, SubmissionResult, grade as run_grade
+    from autograder.grade import GradeOptions, SubmissionResult
+    from autograder.grade import grade as run_grade
     from autograder.sandbox import SandboxError
     from autograder.submissions import SubmissionError
 
@@ -206,7 +208,8 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
     """
     from autograder.config import course_root, list_assignments
     from autograder.grade import GradeOptions
-    from autograder.validate import Finding, validate as run_validate
+    from autograder.validate import Finding
+    from autograder.validate import validate as run_validate
 
     root = course or course_root()
     table = Table(title="autograder validate")

@@ -28,7 +28,7 @@ builtins.abs = lambda x: 0
 
 
 def _with_cell(nb: nbformat.NotebookNode, source: str, cell_id: str) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
+    cell = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
     cell["id"] = cell_id
     nb.cells.append(cell)
     return nb

@@ -69,7 +69,7 @@ def _make_shell() -> Any:
 
     shell = InteractiveShell.instance(colors="NoColor")
     try:
-        shell.enable_matplotlib("inline")
+        shell.enable_matplotlib("inline")  # type: ignore[no-untyped-call]
     except Exception:  # matplotlib missing or broken: plotting cells will report their own errors
         pass
     return shell
@@ -97,7 +97,7 @@ def run_cell(shell: Any, source: str) -> dict[str, Any]:
     started = time.perf_counter()
     with capture_output(stdout=False, stderr=False, display=True) as captured:
         real = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = stdout, stderr  # type: ignore[assignment]
+        sys.stdout, sys.stderr = stdout, stderr
         try:
             result = shell.run_cell(source, store_history=True, silent=False)
         finally:

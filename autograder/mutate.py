@@ -101,7 +101,7 @@ class _Apply(ast.NodeTransformer):
         return node.operand if self._here(node) and self.kind == "flip-sign" else node
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        if self._here(node) and self.kind == "off-by-one":
+        if self._here(node) and self.kind == "off-by-one" and isinstance(node.value, int | float):
             return ast.Constant(node.value + 1)
         return node
 

@@ -51,7 +51,7 @@ class GradeCell:
 def read(path: Path) -> NotebookNode:
     """Read and validate a notebook file, with an error a person can act on."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        nb: NotebookNode = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
     except FileNotFoundError as exc:
         raise NotebookError(f"{path}: file not found") from exc
     except UnicodeDecodeError as exc:
@@ -71,7 +71,7 @@ def read(path: Path) -> NotebookNode:
 def write(nb: NotebookNode, path: Path) -> None:
     """Write a notebook deterministically (stable key order, trailing newline)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")  # type: ignore[no-untyped-call]
 
 
 def _nbgrader(cell: NotebookNode) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def grade_cells(nb: NotebookNode, where: str = "notebook") -> list[GradeCell]:
 
 def _preprocess(nb: NotebookNode, preprocessor: Any) -> NotebookNode:
     language = nb.metadata.get("kernelspec", {}).get("language", "python")
-    out, _ = preprocessor.preprocess(copy.deepcopy(nb), {"language": language})
+    out: NotebookNode = preprocessor.preprocess(copy.deepcopy(nb), {"language": language})[0]
     return out
 
 

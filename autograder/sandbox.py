@@ -131,8 +131,10 @@ class Sandbox(Protocol):
 
 
 def _popen(argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+    popen: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, **kwargs)
+    return popen
 
 
 def default_env() -> dict[str, str]:
@@ -201,7 +203,8 @@ def _runc_config(argv: Sequence[str], mounts: Sequence[Mount], limits: Limits, e
     tmpfs = f"size={limits.scratch_mb}m,mode=0700,uid={UID},gid={GID}"
     oci_mounts: list[dict[str, object]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", tmpfs]},
         {"destination": HOME, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", tmpfs]},
     ]

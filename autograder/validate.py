@@ -92,7 +92,7 @@ def check_drift(assignment: Assignment) -> list[str]:
 
     problems = []
     release = assignment.release_dir / assignment.config.notebook
-    expected = writes(release_notebook(assignment)) + "\n"
+    expected = writes(release_notebook(assignment)) + "\n"  # type: ignore[no-untyped-call]
     if not release.is_file() or release.read_text(encoding="utf-8") != expected:
         problems.append(f"{release} is stale or missing; run `autograder assign {assignment.name}`")
     solution = assignment.solutions_dir / assignment.config.notebook
@@ -163,10 +163,10 @@ def check_leaks(assignment: Assignment) -> list[str]:
         for index, kind, line in secrets:
             if (line in text) if index < 0 else (line in lines):
                 found.setdefault((index, kind), []).append(line)
-        for (index, kind), lines in found.items():
+        for (index, kind), hits in found.items():
             origin = f" from source cell {index}" if index >= 0 else ""
             problems.append(
-                f"{path} contains {kind}{origin} ({len(lines)} line(s), e.g. {lines[0][:60]!r}); put it "
+                f"{path} contains {kind}{origin} ({len(hits)} line(s), e.g. {hits[0][:60]!r}); put it "
                 "between nbgrader's BEGIN/END SOLUTION or BEGIN/END HIDDEN TESTS markers, then run "
                 f"`autograder assign {assignment.name}`")
     return problems
@@ -189,7 +189,9 @@ def _failures(result: SubmissionResult) -> list[str]:
     return [f"{c.grade_id}::{c.name}: {c.message}" for cell in result.cells for c in cell.checks if not c.passed]
 
 
-def _grade_set(assignment: Assignment, options: GradeOptions, *, mutation_limit: int) -> tuple[BatchResult, dict[str, str]]:
+def _grade_set(
+    assignment: Assignment, options: GradeOptions, *, mutation_limit: int
+) -> tuple[BatchResult, dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix=f"validate-{assignment.name}-") as tmp:
         subs = Path(tmp) / "subs"
         solution = solution_notebook(assignment)
@@ -213,7 +215,8 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
                 (check_settings(assignment, cells, resolve_data_dir(options.data_dir)) or [""])]
     findings += [Finding(name, "drift", not p, p or "release/ and solutions/ match source/")
                  for p in (check_drift(assignment) or [""])]
-    findings += [Finding(name, "leak", not p, p or "nothing hidden in release/") for p in (check_leaks(assignment) or [""])]
+    findings += [Finding(name, "leak", not p, p or "nothing hidden in release/")
+                 for p in (check_leaks(assignment) or [""])]
     batch, kinds = _grade_set(assignment, options, mutation_limit=mutation_limit)
     by_id = {r.student_id: r for r in batch.results}
     sol, stub = by_id["solution"], by_id["stub"]
