@@ -242,13 +242,17 @@ class RuncSandbox:
     def spawn(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (), limits: Limits = Limits(),
               env: Mapping[str, str] | None = None, cwd: str = HOME) -> SandboxProcess:
         bundle = Path(tempfile.mkdtemp(prefix="autograder-bundle-"))
-        bundle.chmod(0o755)
-        _skeleton(bundle / "rootfs", mounts)
-        config = _runc_config(argv, mounts, limits, env or default_env(), cwd)
-        (bundle / "config.json").write_text(json.dumps(config, indent=1))
         container = f"ag-{uuid.uuid4().hex[:16]}"
         runc = ["runc", "--root", RUNC_ROOT]
-        popen = _popen([*runc, "run", "--bundle", str(bundle), container])
+        try:
+            bundle.chmod(0o755)
+            _skeleton(bundle / "rootfs", mounts)
+            config = _runc_config(argv, mounts, limits, env or default_env(), cwd)
+            (bundle / "config.json").write_text(json.dumps(config, indent=1))
+            popen = _popen([*runc, "run", "--bundle", str(bundle), container])
+        except BaseException:
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise
         stop = [[*runc, "kill", container, "KILL"], [*runc, "delete", "--force", container]]
         return SandboxProcess(popen, stop, bundle)
 
