@@ -108,7 +108,7 @@ def grade_submission(
                                 reason, digest=digest, seconds=time.perf_counter() - started)
     staged = workdir / "submission"
     try:
-        notes = stage(submission, assignment, staged, set() if options.retrain else skip_ids(assignment))
+        notes = stage(submission, assignment, staged, None if options.retrain else skip_ids(assignment))
     except NotebookError as exc:
         reason = str(exc).replace(str(submission.notebook.parent) + "/", "")
         return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
@@ -138,12 +138,27 @@ def _run(
         if report.failure:
             session._dead = report.failure
         student = Student(session, report)
+        retrained = _fetch_artifacts(assignment, student, workdir / "retrained") if options.retrain else None
         scores, details = run_tests(
-            cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests"
+            cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests", retrained=retrained
         )
     finally:
         session.close()
     return scores, report, details
+
+
+def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Path:
+    """Copy the artifacts the audit run wrote in the container out, as bytes over the channel."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in assignment.config.artifacts:
+        try:
+            data = student.read_file(name)
+        except AssertionError:  # not written, too big, or the kernel is gone: the tests will say so
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return dest
 
 
 def _grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions) -> SubmissionResult:

@@ -86,6 +86,13 @@ class Student:
         """Whether the notebook defines the global ``name``."""
         return bool(self._session.request("has", name))
 
+    def read_file(self, name: str) -> bytes:
+        """Bytes of a file the notebook wrote in its working folder (used by the retrain audit)."""
+        data = self._session.request("read_file", name)
+        if not isinstance(data, bytes):
+            raise TypeError(f"{name}: the kernel did not send bytes")
+        return data
+
     def modules(self) -> list[str]:
         """Names of the modules loaded in the student's interpreter."""
         names = self._session.request("modules")
@@ -160,8 +167,9 @@ def _cell_text(value: Any) -> str:
 class GradingPlugin:
     """pytest plugin giving tests their fixtures and recording each test's outcome."""
 
-    def __init__(self, student: Any, submission: Path, data_dir: Path) -> None:
+    def __init__(self, student: Any, submission: Path, data_dir: Path, retrained: Path | None = None) -> None:
         self._student, self._submission, self._data_dir = student, submission, data_dir
+        self._retrained = retrained
         self.outcomes: dict[str, tuple[bool, str, float]] = {}
         self.notes = FeedbackNotes()
 
@@ -179,6 +187,11 @@ class GradingPlugin:
     def data_dir_fixture(self) -> Path:
         """The full data directory, hidden splits included (trusted side only)."""
         return self._data_dir
+
+    @pytest.fixture(name="retrained")
+    def retrained_fixture(self) -> Path | None:
+        """Artifacts the audit run (--retrain) produced in the container, or None when not auditing."""
+        return self._retrained
 
     @pytest.fixture(name="feedback")
     def feedback_fixture(self) -> FeedbackNotes:
@@ -206,13 +219,14 @@ def module_name(index: int, grade_id: str) -> str:
 
 
 def run_tests(
-    cells: Sequence[GradeCell], student: Any, *, submission: Path, data_dir: Path, workdir: Path
+    cells: Sequence[GradeCell], student: Any, *, submission: Path, data_dir: Path, workdir: Path,
+    retrained: Path | None = None,
 ) -> tuple[list[CellScore], list[dict[str, Any]]]:
     """Run every test cell's code (hidden tests included) with pytest; score each cell."""
     workdir.mkdir(parents=True, exist_ok=True)
     for index, cell in enumerate(cells):
         (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
-    plugin = GradingPlugin(student, submission, data_dir)
+    plugin = GradingPlugin(student, submission, data_dir, retrained)
     args = [str(workdir), "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
             "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",
             "-o", "filterwarnings=ignore", "--rootdir", str(workdir)]

@@ -22,6 +22,8 @@ OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""
 IMAGE_LIMIT = 2 * 1024 * 1024
 """Bytes of one image output kept."""
+FILE_LIMIT = 48 * 1024 * 1024
+"""Largest artifact the grader may fetch back after retraining."""
 CELLS_FILE = ".autograder-cells.json"
 """File in the staged submission listing the code cells to execute (written by the grader)."""
 
@@ -154,6 +156,17 @@ class Server:
             return self.namespace[name]
         return getattr(self.handles[int(handle)], name)
 
+    @staticmethod
+    def _read_file(name: str) -> Any:
+        """Bytes of a file in the working folder (artifacts written while retraining)."""
+        path = os.path.realpath(name)
+        if not path.startswith(os.getcwd() + os.sep):
+            raise PermissionError(f"{name}: only files in the working folder can be read")
+        if os.path.getsize(path) > FILE_LIMIT:
+            raise ValueError(f"{name} is larger than {FILE_LIMIT // 2**20} MB")
+        with open(path, "rb") as handle:
+            return wire.encode(handle.read())
+
     def handle(self, request: dict[str, Any]) -> Any:
         op = request.get("op")
         if op == "call":
@@ -170,6 +183,8 @@ class Server:
             return True
         if op == "modules":
             return sorted(str(m) for m in list(sys.modules))
+        if op == "read_file":
+            return self._read_file(str(request["name"]))
         raise ValueError(f"unknown op {op!r}")
 
 

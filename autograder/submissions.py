@@ -127,8 +127,11 @@ def submitted_files(submission: Submission, assignment: Assignment) -> list[Path
     return files
 
 
-def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: set[str]) -> list[str]:
-    """Copy the notebook and declared artifacts into ``dest``; write the cell list. Returns notes."""
+def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: set[str] | None) -> list[str]:
+    """Copy the notebook and declared artifacts into ``dest``; write the cell list. Returns notes.
+
+    ``skip_ids`` are the source's training cells; None runs every cell (the retrain audit).
+    """
     assert submission.notebook is not None
     size_mb = submission.notebook.stat().st_size / 1e6
     if size_mb > MAX_NOTEBOOK_MB:
@@ -151,7 +154,8 @@ def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: 
     cells = [
         {"index": i, "cell_id": str(c.get("id", i)), "source": c.source}
         for i, c in enumerate(nb.cells)
-        if c.cell_type == "code" and not is_grade_cell(c) and not is_skipped(c) and c.get("id") not in skip_ids
+        if c.cell_type == "code" and not is_grade_cell(c)
+        and (skip_ids is None or (not is_skipped(c) and c.get("id") not in skip_ids))
     ]
     (dest / CELLS_FILE).write_text(json.dumps(cells), encoding="utf-8")
     return notes

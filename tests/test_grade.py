@@ -183,3 +183,27 @@ def test_zip_of_submissions_and_csv_export(tiny: Path, sandbox_name: str) -> Non
         rows = list(csv.DictReader(handle))
     assert {r["student_id"]: float(r["score"]) for r in rows} == {"alice": 4.0, "bob": 0.0}
     assert {r["max_score"] for r in rows} == {"4.0"}
+
+
+def test_retrain_audit_runs_training_and_returns_its_artifacts(tiny: Path, sandbox_name: str) -> None:
+    toml = tiny / "source" / "tiny" / "assignment.toml"
+    toml.write_text('artifacts = ["model.txt"]\n' + toml.read_text(), encoding="utf-8")
+    nb = factories.tiny_notebook()
+    training = next(c for c in nb.cells if c.get("id") == "training")
+    training.source = "open('model.txt', 'w').write('retrained')"
+    nb.cells.append(factories.tests(
+        "def test_audit(student, submission, retrained, feedback):\n"
+        "    submitted = (submission / 'model.txt').read_text()\n"
+        "    again = (retrained / 'model.txt').read_text() if retrained else None\n"
+        "    feedback.text('Audit', f'submitted {submitted}, retrained {again}')\n"
+        "    assert retrained is None or again == 'retrained', 'retraining did not reproduce the model'\n",
+        "test-audit", 1))
+    factories.write(nb, tiny / "source" / "tiny" / "tiny.ipynb")
+    folder = factories.submission(tiny / "subs", "alice", _variant(tiny))
+    (folder / "model.txt").write_text("submitted")
+    normal = _grade(tiny, tiny / "subs", sandbox_name)
+    audit = _grade(tiny, tiny / "subs", sandbox_name, retrain=True, force=True)
+    assert normal.results[0].score == audit.results[0].score == 5.0
+    assert {"title": "Audit", "text": "submitted submitted, retrained None"} in normal.results[0].details
+    assert {"title": "Audit", "text": "submitted submitted, retrained retrained"} in audit.results[0].details
+    assert "retrained retrained" in (audit.feedback_dir / "alice.html").read_text()
