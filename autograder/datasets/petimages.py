@@ -1,0 +1,153 @@
+"""PetImages (cats vs dogs): checked folders, Keras pipelines, the hidden split for graders, download."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.datasets import DatasetError, data_dir
+
+CLASSES = ("cat", "dog")
+"""Label 0 is cat, 1 is dog."""
+URL = "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip"
+"""The Microsoft PetImages archive (Kaggle "Cats and Dogs")."""
+SPLIT_SIZES = {"train": 3000, "validation": 500, "test": 1000}
+"""Images per class in each split, as in the course data."""
+
+
+def default_root() -> Path:
+    """``<data dir>/cats_vs_dogs``."""
+    return data_dir() / "cats_vs_dogs"
+
+
+def manifest(root: Path) -> list[dict[str, str]]:
+    """Rows of ``MANIFEST.csv`` (path, label, split, sha256, source)."""
+    path = root / "MANIFEST.csv"
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing; point AUTOGRADER_DATA_DIR at a folder holding cats_vs_dogs/")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def verify_manifest(root: Path | None = None, splits: Sequence[str] = ("train", "validation"), *,
+                    full: bool = False) -> int:
+    """Check the split folders against MANIFEST.csv (existence; sha256 too with ``full``); return the count."""
+    root = root or default_root()
+    rows = [r for r in manifest(root) if r["split"] in splits]
+    if not rows:
+        raise DatasetError(f"{root}/MANIFEST.csv lists no images for splits {list(splits)}")
+    for row in rows:
+        path = root / row["path"]
+        if not path.is_file():
+            raise DatasetError(f"{path} is listed in MANIFEST.csv but missing; restore the data directory")
+        if full and hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
+            raise DatasetError(f"{path}: sha256 does not match MANIFEST.csv; the file was changed")
+    return len(rows)
+
+
+def image_datasets(root: Path | None = None, *, splits: Sequence[str] = ("train", "validation"),
+                   image_size: tuple[int, int] = (64, 64), batch_size: int = 32, seed: int = 0) -> dict[str, Any]:
+    """``tf.data`` datasets per split from the folders (labels: cat 0, dog 1; pixels 0-255 float32)."""
+    import keras
+
+    root = root or default_root()
+    out = {}
+    for split in splits:
+        folder = root / split
+        if not folder.is_dir():
+            raise DatasetError(f"{folder} is missing; expected cats_vs_dogs/{split}/{{cat,dog}}/*.jpg")
+        out[split] = keras.utils.image_dataset_from_directory(
+            folder, labels="inferred", label_mode="binary", class_names=list(CLASSES),
+            image_size=image_size, batch_size=batch_size, shuffle=split == "train", seed=seed, verbose=False,
+        )
+    return out
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("AUTOGRADER_CACHE_DIR", Path.home() / ".cache" / "autograder"))
+
+
+def hidden_test_arrays(root: Path, image_size: tuple[int, int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The hidden test split as uint8 images (n, h, w, 3) and labels, decoded once and cached as .npy."""
+    rows = [r for r in manifest(root) if r["split"] == "test"]
+    key = hashlib.sha256("".join(r["sha256"] for r in rows).encode()).hexdigest()[:16]
+    cache = _cache_dir() / f"petimages-test-{image_size[0]}x{image_size[1]}-{key}"
+    if (cache / "x.npy").is_file() and (cache / "y.npy").is_file():
+        return np.load(cache / "x.npy", allow_pickle=False), np.load(cache / "y.npy", allow_pickle=False)
+    import tensorflow as tf
+
+    images = np.empty((len(rows), *image_size, 3), dtype=np.uint8)
+    labels = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        raw = tf.io.decode_jpeg(tf.io.read_file(str(root / row["path"])), channels=3)
+        resized = tf.image.resize(raw, image_size, method="bilinear", antialias=False)
+        images[i] = np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+        labels[i] = CLASSES.index(row["label"])
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(cache / "x.npy", images, allow_pickle=False)
+    np.save(cache / "y.npy", labels, allow_pickle=False)
+    return images, labels
+
+
+def is_jfif(path: Path) -> bool:
+    """The Keras example's filter for the raw archive: keep files whose header names JFIF."""
+    with path.open("rb") as handle:
+        return b"JFIF" in handle.peek(10)[:10] if hasattr(handle, "peek") else b"JFIF" in handle.read(10)
+
+
+def split_files(files: Sequence[Path], seed: int = 0) -> dict[str, list[Path]]:
+    """Assign one class's files to train/validation/test with the course's sizes, by a fixed seed."""
+    order = np.random.default_rng(seed).permutation(len(files))
+    shuffled = [files[i] for i in order]
+    out, start = {}, 0
+    for split, size in SPLIT_SIZES.items():
+        out[split] = shuffled[start:start + size]
+        start += size
+    return out
+
+
+def download_petimages(dest: Path, *, seed: int = 0, size: int = 180) -> Path:
+    """Download the Microsoft archive, drop undecodable files, resize, and lay out the course splits."""
+    import urllib.request
+    import zipfile
+
+    import tensorflow as tf
+
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / "kagglecatsanddogs_5340.zip"
+    if not archive.is_file():
+        print(f"downloading {URL} ...", file=sys.stderr)
+        urllib.request.urlretrieve(URL, archive)  # noqa: S310 - fixed https URL
+    raw = dest / "raw"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(raw)
+    rows = []
+    for label in CLASSES:
+        folder = raw / "PetImages" / label.capitalize()
+        files = sorted(p for p in folder.glob("*.jpg") if is_jfif(p))
+        for split, chosen in split_files(files, seed).items():
+            for index, path in enumerate(chosen):
+                target = dest / "cats_vs_dogs" / split / label / f"{label}.{index:05d}.jpg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                image = tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(str(path)), channels=3), (size, size))
+                tf.io.write_file(str(target), tf.io.encode_jpeg(tf.cast(image, tf.uint8)))
+                digest = hashlib.sha256(target.read_bytes()).hexdigest()
+                rows.append([str(target.relative_to(dest / "cats_vs_dogs")), label, split, digest, path.name])
+    with (dest / "cats_vs_dogs" / "MANIFEST.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["path", "label", "split", "sha256", "source"], *rows])
+    shutil.rmtree(raw, ignore_errors=True)
+    return dest / "cats_vs_dogs"
+
+
+if __name__ == "__main__":  # python -m autograder.datasets.petimages download DEST
+    if len(sys.argv) != 3 or sys.argv[1] != "download":
+        sys.exit("usage: python -m autograder.datasets.petimages download DEST")
+    print(download_petimages(Path(sys.argv[2])))

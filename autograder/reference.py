@@ -1,0 +1,86 @@
+"""Train the reference solution of an assignment with the project's own notebook, and evaluate models.
+
+Examples:
+  python -m autograder.reference train cat_and_dog_classifier --seed 0 --out tests/fixtures/cat_and_dog_classifier
+  python -m autograder.reference train cat_and_dog_classifier --epochs 1 --train-limit 5 --out /tmp/smoke
+  python -m autograder.reference evaluate tests/fixtures/cat_and_dog_classifier/cat_dog_model.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder.assign import execute, solution_notebook
+from autograder.config import load_assignment
+from autograder.datasets import data_dir
+
+
+def evaluate_model(path: Path, root: Path | None = None) -> dict[str, Any]:
+    """Accuracy, confusion matrix [[cat->cat, cat->dog], [dog->cat, dog->dog]] and seconds on the hidden split."""
+    import keras
+    import numpy as np
+
+    from autograder.datasets.petimages import hidden_test_arrays
+
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    shape = tuple(model.input_shape)
+    images, labels = hidden_test_arrays((root or data_dir()) / "cats_vs_dogs", (int(shape[1]), int(shape[2])))
+    started = time.perf_counter()
+    probs = np.asarray(model.predict(images.astype("float32") / 255.0, batch_size=256, verbose=0)).ravel()
+    predicted = (probs >= 0.5).astype(int)
+    confusion = [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+    return {"accuracy": float((predicted == labels).mean()), "confusion": confusion,
+            "eval_seconds": round(time.perf_counter() - started, 2)}
+
+
+def train(name: str, out: Path, *, epochs: int, seed: int, train_limit: int) -> dict[str, Any]:
+    """Execute the solution notebook with its training cells; keep its artifacts in ``out``."""
+    assignment = load_assignment(name)
+    env = {"CATDOG_EPOCHS": str(epochs), "CATDOG_SEED": str(seed), "TRAIN_LIMIT": str(train_limit)}
+    os.environ.update(env)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"reference-{name}-") as tmp:
+        execute(solution_notebook(assignment), Path(tmp), skip_training=False, timeout=24 * 3600)
+        out.mkdir(parents=True, exist_ok=True)
+        for artifact in assignment.config.artifacts:
+            shutil.copyfile(Path(tmp) / artifact, out / artifact)
+    record: dict[str, Any] = {"seed": seed, "epochs": epochs, "train_limit": train_limit,
+                              "train_seconds": round(time.perf_counter() - started, 1), "cpus": os.cpu_count()}
+    model = out / "cat_dog_model.keras"
+    if model.is_file():
+        record.update(evaluate_model(model))
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="execute the solution notebook with training; save its artifacts")
+    t.add_argument("assignment")
+    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--train-limit", type=int, default=0, help="training batches per epoch (0: all)")
+    t.add_argument("--out", type=Path, required=True, help="folder for the model and history")
+    t.add_argument("--record", type=Path, default=None, help="JSON file to append this run's figures to")
+    e = sub.add_parser("evaluate", help="accuracy of a .keras model on the hidden split")
+    e.add_argument("model", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        print(json.dumps(evaluate_model(args.model), indent=1))
+        return
+    record = train(args.assignment, args.out, epochs=args.epochs, seed=args.seed, train_limit=args.train_limit)
+    print(json.dumps(record, indent=1))
+    if args.record:
+        runs = json.loads(args.record.read_text()) if args.record.is_file() else []
+        args.record.write_text(json.dumps([*runs, record], indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
