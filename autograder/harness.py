@@ -32,6 +32,8 @@ class CheckResult:
     """Why it failed (the assertion's message; never test code), or ''."""
     seconds: float
     """Time the test took, calls into the container included."""
+    skipped: bool = False
+    """The test skipped itself (e.g. an audit-only check); it does not count toward the cell's share."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class GradingPlugin:
     def __init__(self, student: Any, submission: Path, data_dir: Path, retrained: Path | None = None) -> None:
         self._student, self._submission, self._data_dir = student, submission, data_dir
         self._retrained = retrained
-        self.outcomes: dict[str, tuple[bool, str, float]] = {}
+        self.outcomes: dict[str, tuple[bool, str, float, bool]] = {}
         self.notes = FeedbackNotes()
 
     @pytest.fixture(name="student")
@@ -198,9 +200,15 @@ class GradingPlugin:
         """Sections for the student's feedback page."""
         return self.notes
 
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Only each failure's one-line crash message is kept; the default "long" style would also
+        # parse every test module's source for each traceback entry (about 20 ms per failed test).
+        config.option.tbstyle = "no"
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.outcomes[report.nodeid] = (report.passed, _message(report), report.duration)
+            message = "" if report.skipped else _message(report)
+            self.outcomes[report.nodeid] = (report.passed, message, report.duration, report.skipped)
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -235,15 +243,16 @@ def run_tests(
     return scores, plugin.notes.sections
 
 
-def _score(index: int, cell: GradeCell, outcomes: dict[str, tuple[bool, str, float]]) -> CellScore:
+def _score(index: int, cell: GradeCell, outcomes: dict[str, tuple[bool, str, float, bool]]) -> CellScore:
     module = module_name(index, cell.grade_id)
     checks = []
     for name in cell.tests:
-        passed, message, seconds = outcomes.get(
-            f"{module}::{name}", (False, "the test could not run (its cell failed to load)", 0.0)
+        passed, message, seconds, skipped = outcomes.get(
+            f"{module}::{name}", (False, "the test could not run (its cell failed to load)", 0.0, False)
         )
-        checks.append(CheckResult(cell.grade_id, name, name in cell.hidden_tests, passed, message, seconds))
-    share = sum(c.passed for c in checks) / len(checks)
+        checks.append(CheckResult(cell.grade_id, name, name in cell.hidden_tests, passed, message, seconds, skipped))
+    counted = [c for c in checks if not c.skipped]
+    share = sum(c.passed for c in counted) / len(counted) if counted else 0.0
     return CellScore(cell.grade_id, round(cell.points * share, 6), cell.points, tuple(checks))
 
 

@@ -205,6 +205,9 @@ def _runc_config(argv: Sequence[str], mounts: Sequence[Mount], limits: Limits, e
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        # multiprocessing (Keras' directory loaders) needs POSIX semaphores in /dev/shm
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "nodev", "noexec", "mode=1777", "size=64m"]},
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", tmpfs]},
         {"destination": HOME, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", tmpfs]},
     ]
@@ -289,7 +292,7 @@ class BwrapSandbox:
         for mount in mounts:
             args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
         args += ["--ro-bind", str(work / "passwd"), "/etc/passwd", "--ro-bind", str(work / "group"), "/etc/group"]
-        for folder in ("/tmp", HOME):
+        for folder in ("/tmp", HOME, "/dev/shm"):
             args += ["--size", str(limits.scratch_mb * 1024 * 1024), "--perms", "0700", "--tmpfs", folder]
         args += ["--remount-ro", "/", "--chdir", cwd, "--clearenv"]
         for key, value in (env or default_env()).items():

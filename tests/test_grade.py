@@ -207,3 +207,15 @@ def test_retrain_audit_runs_training_and_returns_its_artifacts(tiny: Path, sandb
     assert {"title": "Audit", "text": "submitted submitted, retrained None"} in normal.results[0].details
     assert {"title": "Audit", "text": "submitted submitted, retrained retrained"} in audit.results[0].details
     assert "retrained retrained" in (audit.feedback_dir / "alice.html").read_text()
+
+
+def test_skipped_tests_do_not_count(tiny: Path, sandbox_name: str) -> None:
+    nb = factories.tiny_notebook()
+    nb.cells.append(factories.tests(
+        "import pytest\n\ndef test_real(student):\n    assert student.add(2, 2) == 4, 'add is wrong'\n\n"
+        "def test_audit_only(student):\n    pytest.skip('audit mode only')\n", "test-skip", 3))
+    factories.write(nb, tiny / "source" / "tiny" / "tiny.ipynb")
+    factories.submission(tiny / "subs", "alice", _variant(tiny))
+    result = _grade(tiny, tiny / "subs", sandbox_name).results[0]
+    cell = next(c for c in result.cells if c.grade_id == "test-skip")
+    assert cell.score == 3.0 and [c.skipped for c in cell.checks] == [False, True]
