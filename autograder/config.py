@@ -43,6 +43,11 @@ class AssignmentConfig(BaseModel):
         "the solution skips training cells and starts from these files.",
     )
     limits: Limits = Field(default_factory=Limits, description="Container limits.")
+    mutation_exempt: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hidden tests that mutating solution code cannot reach (they judge submitted files), "
+        "as 'grade_id' or 'grade_id::test' -> the reason and where they are tested instead.",
+    )
     model: dict[str, object] = Field(default_factory=dict, description="Assignment-specific extras.")
 
 

@@ -130,11 +130,14 @@ def mutants(nb: NotebookNode, *, limit: int = 40, seed: int = 0) -> Iterator[Mut
         sites = _Sites(_region_lines(cell.source))
         sites.visit(tree)
         rng = random.Random(f"{seed}-{index}")
-        # one site per kind first, so every kind of mistake is tried in every cell
-        by_kind: dict[str, list[tuple[str, int, int]]] = {}
+        # one site per kind and function, so every kind of mistake is tried in every function
+        owner = {line: node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
+                 for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
+        by_kind: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
         for site in sites.sites:
-            by_kind.setdefault(site[0], []).append(site)
+            by_kind.setdefault((owner.get(site[1], ""), site[0]), []).append(site)
         chosen = [rng.choice(group) for group in by_kind.values()]
+        rng.shuffle(chosen)
         per_cell.append((index, tree, chosen))
     emitted = 0
     for round_ in range(max((len(c[2]) for c in per_cell), default=0)):

@@ -226,12 +226,12 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
     free = assignment.config.free_points
     findings.append(Finding(name, "stub", stub.score <= free, f"{stub.score:g} points (allowed: {free:g})" + (
         "" if stub.score <= free else "; a test passes on the blank stub: make it check real values")))
-    findings += _mutation_findings(name, cells, by_id, kinds)
+    findings += _mutation_findings(name, cells, by_id, kinds, assignment.config.mutation_exempt)
     return findings
 
 
 def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, SubmissionResult],
-                       kinds: dict[str, str]) -> list[Finding]:
+                       kinds: dict[str, str], exempt: dict[str, str]) -> list[Finding]:
     killed: dict[str, list[str]] = {f"{c.grade_id}::{t}": [] for c in cells for t in c.hidden_tests}
     for student, kind in kinds.items():
         for failure in _failures(by_id[student]):
@@ -239,8 +239,11 @@ def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, Submi
             if key in killed:
                 killed[key].append(kind)
     weak = [key for key, by in killed.items() if not by]
+    explained = {key: exempt.get(key) or exempt.get(key.split("::")[0]) for key in weak}
+    weak = [key for key in weak if not explained[key]]
     detail = f"{len(killed) - len(weak)}/{len(killed)} hidden tests fail under at least one of {len(kinds)} mutants"
     findings = [Finding(name, "mutation", not weak, detail)]
+    findings += [Finding(name, "mutation", True, f"exempt {key}: {why}") for key, why in explained.items() if why]
     findings += [Finding(name, "mutation", False, f"weak hidden test {key}: no mutation of the solution makes it "
                          "fail; make it check values that a wrong solution would get wrong") for key in weak]
     return findings
