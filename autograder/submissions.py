@@ -55,8 +55,6 @@ def discover(path: Path, workdir: Path, notebook_name: str) -> list[Submission]:
         if entry.name.startswith(".") or entry.name == "__MACOSX":
             continue
         student = entry.stem if entry.suffix == ".ipynb" else entry.name
-        if entry.is_symlink() or not (entry.is_dir() or entry.suffix == ".ipynb"):
-            student = entry.name
         found.setdefault(student, []).append(entry)
     return [_submission(student, entries, notebook_name) for student, entries in sorted(found.items())]
 
