@@ -79,8 +79,9 @@ ESCAPING = {
 DENIAL = {
     "sys_exit": ("import sys\nsys.exit(1)", False),
     "os_exit": ("import os\nos._exit(7)", True),
-    "kill_parent": ("import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass", True),
-    "sigstop_self": ("import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", True),
+    # the kernel is pid 1 in its own pid namespace: it has no parent to kill and ignores SIGKILL/SIGSTOP
+    "kill_parent": ("import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass", False),
+    "sigstop_self": ("import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", False),  # pid 1 in its namespace: ignored
     "loop_in_cell": ("while True:\n    pass", True),
     "loop_in_function": ("def relu(z):\n    while True:\n        pass", False),
     "loop_in_del": ("class Stuck:\n    def __del__(self):\n        while True:\n            pass\nx = Stuck()\ndel x", True),
