@@ -121,6 +121,7 @@ class KernelSession:
         self.call_timeout = call_timeout
         self._ids = itertools.count(1)
         self._dead: str | None = None
+        self._overlong = False  # the kernel sent a message longer than LINE_LIMIT
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         mounts = [*runtime_mounts(), Mount(staged, SUBMISSION_TARGET)]
         if data and data_root is not None:
@@ -153,10 +154,14 @@ class KernelSession:
                 self.close()
                 return report
             if message.get("event") == "cell":
-                current = f"in cell {message.get('index')} (id {message.get('cell_id')})"
+                current = f"in cell {str(message.get('index'))[:20]} (id {str(message.get('cell_id'))[:80]})"
             elif message.get("event") == "ready":
-                report.cells = [_cell_record(c) for c in message.get("cells", [])]
                 report.seconds = time.monotonic() - started
+                try:
+                    report.cells = [_cell_record(c) for c in message.get("cells", [])]
+                except (ValueError, TypeError, OverflowError):  # the notebook forged it: a student failure
+                    report.failure = "the notebook sent a malformed execution report; the channel was tampered with"
+                    self.close()
                 return report
 
     def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
@@ -181,6 +186,8 @@ class KernelSession:
             line = self._lines.get(timeout=max(timeout, 0.0))
         except queue.Empty:
             return None
+        if line is not None and not line.endswith(b"\n"):
+            self._overlong = True
         if line is None or not line.endswith(b"\n"):
             return None
         try:
@@ -213,6 +220,8 @@ class KernelSession:
         limit = timeout or self.call_timeout
         reply = self._next(limit)
         if reply is None:
+            if self._overlong:
+                raise StudentCodeError(self._kill(f"{what} returned more than {LINE_LIMIT // 2**20} MB of data"))
             if self.process.poll() is None:
                 raise StudentTimeout(self._kill(f"{what} did not return within {limit:g} s"))
             raise KernelDied(self._kill(f"your notebook's process stopped while running {what}"))

@@ -216,7 +216,7 @@ def _message(report: pytest.TestReport) -> str:
         return ""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = str(getattr(crash, "message", "") or report.longrepr or "")
-    text = re.sub(r"^(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
+    text = re.sub(r"^([\w.]+\.)?(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
     text = text.split("\nassert ")[0].strip()
     return text or "this check failed"
 

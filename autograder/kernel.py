@@ -57,7 +57,7 @@ class BoundedText:
 
 def _open_channel() -> tuple[IO[bytes], IO[bytes]]:
     """Keep private copies of stdin/stdout for the channel; point fds 0/1 elsewhere."""
-    requests = os.fdopen(os.dup(0), "rb", buffering=0)
+    requests = os.fdopen(os.dup(0), "rb")  # buffered: readline() on a raw pipe reads one byte per syscall
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
