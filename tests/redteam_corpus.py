@@ -85,7 +85,7 @@ DENIAL = {
     "loop_in_cell": ("while True:\n    pass", True),
     "loop_in_function": ("def relu(z):\n    while True:\n        pass", False),
     "loop_in_del": ("class Stuck:\n    def __del__(self):\n        while True:\n            pass\nx = Stuck()\ndel x", True),
-    "fork_bomb": ("import os\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        break", True),
+    "fork_bomb": ("import os\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        break", False),  # contained by the pids limit: fork fails, the kernel lives on
     "memory_bomb": ("heap = []\nwhile True:\n    heap.append(bytearray(50 * 1024 * 1024))", True),
     "disk_fill": ("try:\n    with open('fill.bin', 'wb') as f:\n        while True:\n            f.write(b'0' * 1024 * 1024)\nexcept OSError:\n    pass", False),
     "print_flood": ("import sys\nfor _ in range(20000):\n    sys.stdout.write('x' * 50000)", False),
