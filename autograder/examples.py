@@ -34,7 +34,7 @@ def _with_cell(nb: nbformat.NotebookNode, source: str, cell_id: str) -> nbformat
     return nb
 
 
-def _artifacts(assignment: Assignment, dest: Path) -> None:
+def copy_artifacts(assignment: Assignment, dest: Path) -> None:
     """Copy the solution's artifacts (from solutions/ or the configured fixtures) next to it."""
     sources = [assignment.solutions_dir]
     if assignment.config.solution_fixtures:
@@ -62,7 +62,7 @@ def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[P
             shutil.rmtree(folder)
         write(nb, folder / notebook)
         if student == "solution":
-            _artifacts(assignment, folder)
+            copy_artifacts(assignment, folder)
         made.append(folder)
     return made
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from pathlib import Path
 from autograder.assign import release_notebook, solution_notebook
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
+from autograder.examples import copy_artifacts
 from autograder.grade import BatchResult, GradeOptions, SubmissionResult, grade
 from autograder.mutate import mutants
 from autograder.notebook import (
@@ -174,15 +174,7 @@ def check_leaks(assignment: Assignment) -> list[str]:
 
 def _stage_solution(assignment: Assignment, folder: Path, nb: object) -> None:
     write(nb, folder / assignment.config.notebook)  # type: ignore[arg-type]
-    sources = [assignment.solutions_dir]
-    if assignment.config.solution_fixtures:
-        sources.insert(0, assignment.root / assignment.config.solution_fixtures)
-    for name in assignment.config.artifacts:
-        for base in sources:
-            if (base / name).is_file():
-                (folder / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(base / name, folder / name)
-                break
+    copy_artifacts(assignment, folder)
 
 
 def _failures(result: SubmissionResult) -> list[str]:
