@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,9 +264,3 @@ def zero_scores(cells: Sequence[GradeCell], reason: str) -> list[CellScore]:
         )
         for cell in cells
     ]
-
-
-def timed(func: Callable[[], Any]) -> tuple[Any, float]:
-    """Call ``func`` and return its result with the seconds it took."""
-    started = time.perf_counter()
-    return func(), time.perf_counter() - started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,10 +225,3 @@ RELEASE: tuple[Transform, ...] = (
 
 SOLUTION: tuple[Transform, ...] = (check_metadata, clear_hidden_tests, add_check_calls, clear_outputs, normalize)
 """Instructor notebook -> solution notebook (before execution): solutions kept, hidden tests dropped."""
-
-
-def code_cells(nb: NotebookNode, *, skip_tagged: bool) -> Iterable[tuple[int, NotebookNode]]:
-    """Code cells with their indices, leaving out cells tagged to skip when asked."""
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and not (skip_tagged and is_skipped(cell)):
-            yield index, cell
