@@ -31,6 +31,19 @@ def test_changed_file_fails_full_check(tmp_path: Path) -> None:
         verify_manifest(tmp_path, full=True)
 
 
+def test_unlisted_image_is_named(tmp_path: Path) -> None:
+    (tmp_path / "train" / "dog").mkdir(parents=True)
+    (tmp_path / "train" / "dog" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "train" / "dog" / "stray.jpg").write_bytes(b"y")
+    (tmp_path / "MANIFEST.csv").write_text("path,label,split,sha256,source_file\ntrain/dog/x.jpg,dog,train,00,a\n")
+    with pytest.raises(DatasetError, match="1 image.*not in MANIFEST.csv.*train/dog/stray.jpg"):
+        verify_manifest(tmp_path, ("train",))
+
+
+def test_full_check_of_real_validation_split(data_dir: Path) -> None:
+    assert verify_manifest(data_dir / "cats_vs_dogs", ("validation",), full=True) == 1000
+
+
 def test_split_files_is_deterministic_and_disjoint() -> None:
     files = [Path(f"{i}.jpg") for i in range(sum(SPLIT_SIZES.values()) + 10)]
     first, again = split_files(files, seed=3), split_files(files, seed=3)
@@ -53,3 +66,20 @@ def test_hidden_split_arrays_are_cached(data_dir: Path, tmp_path: Path, monkeypa
     x, y = hidden_test_arrays(data_dir / "cats_vs_dogs", (32, 32))
     assert x.shape == (2000, 32, 32, 3) and x.dtype == np.uint8 and y.mean() == 0.5
     assert list(tmp_path.glob("petimages-test-32x32-*/x.npy"))
+
+
+@pytest.mark.tensorflow
+def test_image_datasets_label_cats_0_and_dogs_1(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from autograder.datasets.petimages import image_datasets
+
+    for label, value in (("cat", 10), ("dog", 200)):
+        (tmp_path / "validation" / label).mkdir(parents=True)
+        pixels = tf.constant(np.full((20, 30, 3), value, dtype=np.uint8))
+        tf.io.write_file(str(tmp_path / "validation" / label / "a.jpg"), tf.io.encode_jpeg(pixels))
+    ds = image_datasets(tmp_path, splits=("validation",), image_size=(8, 8), batch_size=4)["validation"]
+    images, labels = next(iter(ds))
+    assert images.shape == (2, 8, 8, 3) and images.dtype == tf.float32 and labels.shape == (2, 1)
+    by_label = {float(lab[0]): float(tf.reduce_mean(img)) for img, lab in zip(images, labels, strict=True)}
+    assert by_label[0.0] < 50 < by_label[1.0], "cat must be 0 and dog 1, pixels in 0-255"
