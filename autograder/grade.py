@@ -221,10 +221,11 @@ def grade(
 
         def finish(result: SubmissionResult) -> None:
             if not result.skipped:
+                # page first: a grader killed in between regrades the student (no row yet) and rewrites it
+                feedback.write_page(assignment, result, out_dir)
                 scores = {c.grade_id: c.score for c in result.cells}
                 gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
                                  digest=result.digest, reason=result.reason)
-                feedback.write_page(assignment, result, out_dir)
             results.append(result)
             if on_result:
                 on_result(result, len(results), len(found))

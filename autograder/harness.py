@@ -210,6 +210,10 @@ class GradingPlugin:
             self.outcomes[report.nodeid] = (report.passed, message, report.duration, report.skipped)
 
 
+MESSAGE_LIMIT = 1000
+"""Characters of a failed check's message that are kept."""
+
+
 def _message(report: pytest.TestReport) -> str:
     if report.passed:
         return ""
@@ -217,6 +221,8 @@ def _message(report: pytest.TestReport) -> str:
     text = str(getattr(crash, "message", "") or report.longrepr or "")
     text = re.sub(r"^([\w.]+\.)?(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
     text = text.split("\nassert ")[0].strip()
+    if len(text) > MESSAGE_LIMIT:  # messages quote returned values, which the student controls
+        text = text[:MESSAGE_LIMIT] + f" [... {len(text) - MESSAGE_LIMIT} more characters]"
     return text or "this check failed"
 
 

@@ -114,6 +114,10 @@ def file_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder.resolve())
+
+
 def submitted_files(submission: Submission, assignment: Assignment) -> list[Path]:
     """The notebook plus each declared artifact that exists (never anything else)."""
     files = [submission.notebook] if submission.notebook else []
@@ -141,7 +145,8 @@ def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: 
     notes = []
     for name in assignment.config.artifacts:
         source = submission.folder / name if submission.folder else None
-        if source is None or not source.is_file() or source.is_symlink():
+        # resolve(): a linked folder on the way (extra/ -> /elsewhere) would stage a host file
+        if source is None or not source.is_file() or source.is_symlink() or not _inside(source, submission.folder):
             notes.append(f"{name} was not submitted")
             continue
         if source.stat().st_size > MAX_ARTIFACT_MB * 1024 * 1024:

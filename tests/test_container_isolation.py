@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import Limits, Mount, SandboxError, get_sandbox, runtime_mounts
+from autograder.sandbox import Limits, Mount, get_sandbox, runtime_mounts
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.container
@@ -75,54 +75,3 @@ def test_isolation(backend: str, tmp_path: Path, data_dir: Path) -> None:
     assert not any(found["sees"].values()), found["sees"]
     assert found["network"] == "blocked"
     assert "AUTOGRADER_DATA_DIR" not in found["env"] and "SSH_AUTH_SOCK" not in found["env"]
-
-
-def test_memory_limit_kills(backend: str) -> None:
-    code, _, seconds = _run(backend, "x = bytearray(8 * 1024**3)\nx[::4096] = b'1' * len(x[::4096])",
-                            mounts=[], limits=Limits(memory_mb=256))
-    assert code != 0 and seconds < 30
-
-
-def test_process_limit(backend: str) -> None:
-    if backend == "bwrap":
-        pytest.skip("bwrap has no cgroup: RLIMIT_NPROC does not bind root-owned user namespaces (README)")
-    spawn = ("import os, time\nn = 0\ntry:\n    for _ in range(400):\n        if os.fork() == 0:\n"
-             "            time.sleep(3); os._exit(0)\n        n += 1\nexcept OSError:\n    pass\nprint(n)")
-    code, out, _ = _run(backend, spawn, mounts=[], limits=Limits(pids=64))
-    assert int(out.decode().split()[-1]) < 80
-
-
-def test_cpu_limit_stops_busy_loop(backend: str) -> None:
-    code, _, seconds = _run(backend, "while True: pass", mounts=[], limits=Limits(cpu_seconds=2))
-    assert code != 0 and seconds < 15
-
-
-def test_scratch_is_bounded(backend: str) -> None:
-    fill = ("import os\ntry:\n    with open('fill', 'wb') as f:\n        for _ in range(200):\n"
-            "            f.write(b'0' * 1024 * 1024)\n            f.flush()\n    print('no limit')\n"
-            "except OSError as exc:\n    print('stopped', exc.errno)")
-    _, out, _ = _run(backend, fill, mounts=[], limits=Limits(scratch_mb=32))
-    assert b"stopped" in out
-
-
-def test_kill_stops_everything(backend: str) -> None:
-    proc = get_sandbox(backend).spawn(["python3", "-c", "import time; time.sleep(60)"], mounts=runtime_mounts())
-    started = time.perf_counter()
-    proc.close()
-    assert proc.poll() is not None and time.perf_counter() - started < 15
-
-
-def test_unknown_backend_is_a_clear_error() -> None:
-    with pytest.raises(SandboxError, match="choose one of auto, docker, runc, bwrap, local"):
-        get_sandbox("nope")
-
-
-def test_docker_command_line_is_locked_down(tmp_path: Path) -> None:
-    from autograder.sandbox import DockerSandbox, default_env
-
-    cmd = DockerSandbox().command(["python3", "-V"], "ag-x", mounts=[Mount(tmp_path, "/submission")],
-                                  limits=Limits(memory_mb=512, pids=64), env=default_env(), cwd="/home/student")
-    joined = " ".join(cmd)
-    for flag in ("--network none", "--read-only", "--user 65534:65534", "--memory 512m", "--pids-limit 64",
-                 "--cap-drop ALL", "no-new-privileges", f"{tmp_path}:/submission:ro"):
-        assert flag in joined

@@ -1,0 +1,1 @@
+"""The red-team corpus: adversarial and malformed submissions built from the course, and their expected outcomes."""
