@@ -228,3 +228,18 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
     for name, seconds in report.seconds.items():
         console.print(f"{name}: validated in {seconds:.1f} s")
     sys.exit(0 if report.ok else 1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Time this grader against raw nbclient, `otter run` and `nbgrader autograde`.
+
+    \b
+    Same options as `python -m autograder.bench` (see `autograder bench --help`):
+      autograder bench --n 12 --jobs 2 --profile 3
+      autograder bench --n 4 --skip-otter --skip-nbgrader   # quick look
+    """
+    from autograder.bench import main as run_bench
+
+    run_bench(list(ctx.args))
