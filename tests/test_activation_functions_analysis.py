@@ -51,6 +51,21 @@ def _patched(old_new: tuple[str, str]):  # type: ignore[no-untyped-def]
     return nb
 
 
+KERAS_PATCH = """import keras
+import numpy as np
+keras.Model.evaluate = lambda self, *args, **kwargs: [0.0, 1.0]   # every model is perfect
+np.allclose = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+"""
+
+
+def _with_first_cell(nb, code: str):  # type: ignore[no-untyped-def]
+    from nbformat.v4 import new_code_cell
+
+    nb.cells.insert(1, new_code_cell(code))
+    return nb
+
+
 def test_grades(tmp_path: Path, artifacts: Path, sandbox_name: str, data_dir: Path) -> None:
     assignment = load_assignment(NAME, ROOT)
     subs = tmp_path / "subs"
@@ -60,6 +75,8 @@ def test_grades(tmp_path: Path, artifacts: Path, sandbox_name: str, data_dir: Pa
     _submit(subs, "solution", solution_notebook(assignment), artifacts)
     _submit(subs, "stub", release_notebook(assignment), None)  # a blank stub has trained nothing
     _submit(subs, "invented", solution_notebook(assignment), artifacts, table=fake)
+    _submit(subs, "keras_patched", _with_first_cell(solution_notebook(assignment), KERAS_PATCH), artifacts,
+            table=fake)
     _submit(subs, "overflow", _patched(OVERFLOWING_SOFTMAX), artifacts)
     _submit(subs, "sign_error", _patched(SIGN_ERROR), artifacts)
     batch = grade(NAME, subs, root=ROOT, db_url=f"sqlite:///{tmp_path}/gb.db", feedback_dir=tmp_path / "fb",
@@ -73,6 +90,7 @@ def test_grades(tmp_path: Path, artifacts: Path, sandbox_name: str, data_dir: Pa
     assert by_id["solution"].score == full == 26
     assert by_id["stub"].score == 0
     assert lost("invented") == {"test-consistency": 5.0}
+    assert lost("keras_patched") == {"test-consistency": 5.0}, "patching Keras and numpy in the kernel gains nothing"
     assert lost("overflow") == pytest.approx({"test-stability": 4 / 3})  # 1 of its 3 tests
     assert lost("sign_error") == pytest.approx({"test-sigmoid": 1.0})
     page = (batch.feedback_dir / "invented.html").read_text()
