@@ -26,6 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import autograder._startup  # noqa: F401  (stdlib only: trims nbformat's import in this process)
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -939,15 +941,15 @@ def run_bench(options: BenchOptions) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> BenchOptions:
+def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench") -> BenchOptions:
     """Command-line options -> BenchOptions."""
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.bench",
+        prog=prog,
         description="Time this grader against raw nbclient execution, `otter run` and `nbgrader autograde` "
                     "on the same submissions (solution, stub, zero-returns and mutants of the course's own "
                     "solution), on this machine, and print one table per assignment.",
-        epilog="example:\n  python -m autograder.bench --n 12 --jobs 2 --profile 3\n"
-               "  python -m autograder.bench --n 4 --skip-otter --skip-nbgrader   # quick look",
+        epilog=f"Example:\n  {prog} --n 12 --jobs 2 --profile 3\n"
+               f"  {prog} --n 4 --skip-otter --skip-nbgrader   # quick look",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=8, help="submissions per assignment (default: 8)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel jobs for the parallel run (default: 2)")
@@ -972,9 +974,9 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchOptions:
                         profile=args.profile, cprofile=args.cprofile, work=args.work, root=args.course)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m autograder.bench``."""
-    run_bench(parse_args(argv))
+def main(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench") -> None:
+    """Entry point of ``python -m autograder.bench`` and ``autograder bench``."""
+    run_bench(parse_args(argv, prog))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import autograder._startup  # noqa: F401  (first: trims the start-up of every command)
+
 console = Console(stderr=True)
 
 COURSE = click.option("--course", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -236,10 +238,10 @@ def bench(ctx: click.Context) -> None:
     """Time this grader against raw nbclient, `otter run` and `nbgrader autograde`.
 
     \b
-    Same options as `python -m autograder.bench` (see `autograder bench --help`):
+    Same options as `python -m autograder.bench`; example:
       autograder bench --n 12 --jobs 2 --profile 3
       autograder bench --n 4 --skip-otter --skip-nbgrader   # quick look
     """
     from autograder.bench import main as run_bench
 
-    run_bench(list(ctx.args))
+    run_bench(list(ctx.args), prog="autograder bench")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,7 @@ def _grade_in_worker(assignment: Assignment, submission: Submission, options: Gr
             return SubmissionResult(submission.student_id, 0.0, 0.0, (), reason)
 
 
-_PRELOAD = ["numpy", "pytest", "nbformat", "autograder.grade"]
+_PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grade"]
 """Modules the worker server imports once, before it forks any worker."""
 
 
@@ -213,56 +214,64 @@ def grade(
     out_dir = feedback_dir or assignment.root / "feedback" / name
     get_sandbox(options.sandbox)  # fail before the batch if no container backend works
     _start_server()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, gradebook.open_gradebook(url) as gb:
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         found = discover(submissions, Path(tmp), assignment.config.notebook)
-        gradebook.sync_assignment(gb, name, _notebook_id(assignment), cells)
-        done = gradebook.stored(gb, name)
+        done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []
-
-        def finish(result: SubmissionResult) -> None:
-            if not result.skipped:
-                # page first: a grader killed in between regrades the student (no row yet) and rewrites it
-                feedback.write_page(assignment, result, out_dir)
-                scores = {c.grade_id: c.score for c in result.cells}
-                gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
-                                 digest=result.digest, reason=result.reason)
-            results.append(result)
-            if on_result:
-                on_result(result, len(results), len(found))
-
-        todo = []
+        todo, unchanged = [], []
         for sub in found:
             previous = done.get(sub.student_id)
             digest = file_digest(submitted_files(sub, assignment)) if sub.notebook else ""
             if previous and not options.force and previous.digest == digest and digest:
-                finish(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
-                                        previous.reason, digest=digest, skipped=True))
+                unchanged.append(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
+                                                  previous.reason, digest=digest, skipped=True))
             else:
                 todo.append(sub)
-        _run_all(assignment, todo, options, finish)
+        with contextlib.ExitStack() as stack:
+            # workers start before the gradebook opens: nbgrader's import (~1 s) overlaps the first containers
+            futures = _submit_all(stack, assignment, todo, options)
+            gb = stack.enter_context(gradebook.open_gradebook(url))
+            gradebook.sync_assignment(gb, name, _notebook_id(assignment), cells)
+
+            def finish(result: SubmissionResult) -> None:
+                if not result.skipped:
+                    # page first: a grader killed in between regrades the student (no row yet) and rewrites it
+                    feedback.write_page(assignment, result, out_dir)
+                    scores = {c.grade_id: c.score for c in result.cells}
+                    gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
+                                     digest=result.digest, reason=result.reason)
+                results.append(result)
+                if on_result:
+                    on_result(result, len(results), len(found))
+
+            for result in unchanged:
+                finish(result)
+            _collect(futures, finish)
     results.sort(key=lambda r: r.student_id)
     return BatchResult(name, results, time.perf_counter() - started, url, out_dir)
 
 
-def _run_all(assignment: Assignment, todo: Sequence[Submission], options: GradeOptions,
-             finish: Callable[[SubmissionResult], None]) -> None:
+def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Sequence[Submission],
+                options: GradeOptions) -> dict[Future[SubmissionResult], Submission]:
+    """Start grading every submission in ``todo`` (the pool closes with ``stack``)."""
     if not todo:
-        return
-    with _executor(max(1, min(options.jobs, len(todo)))) as pool:
-        futures: list[Future[SubmissionResult]] = [
-            pool.submit(_grade_in_worker, assignment, sub, options) for sub in todo
-        ]
-        pending = dict(zip(futures, todo, strict=True))
-        from concurrent.futures import as_completed
+        return {}
+    pool = stack.enter_context(_executor(max(1, min(options.jobs, len(todo)))))
+    stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on an error, queued work is dropped
+    return {pool.submit(_grade_in_worker, assignment, sub, options): sub for sub in todo}
 
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker process itself died
-                sub = pending[future]
-                result = SubmissionResult(sub.student_id, 0.0, 0.0, (),
-                                          f"internal grader error: worker died ({exc}); regrade this student")
-            finish(result)
+
+def _collect(futures: dict[Future[SubmissionResult], Submission],
+             finish: Callable[[SubmissionResult], None]) -> None:
+    """Hand each result to ``finish`` as soon as it is ready."""
+    for future in as_completed(futures):
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker process itself died
+            sub = futures[future]
+            result = SubmissionResult(sub.student_id, 0.0, 0.0, (),
+                                      f"internal grader error: worker died ({exc}); regrade this student")
+        finish(result)
 
 
 def _notebook_id(assignment: Assignment) -> str:
