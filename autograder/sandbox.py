@@ -556,13 +556,14 @@ def _bwrap_args(bwrap: str, argv: Sequence[str], mounts: Sequence[Mount], limits
         args.append("--disable-userns")  # no nested user namespace, hence no mounts of the student's own
     for points_to, link in _usrmerge_links():
         args += ["--symlink", points_to, link]
+    # scratch first: a later tmpfs would hide any mount below it (a venv under /tmp, say)
+    for folder, size in (("/tmp", limits.scratch_mb), (HOME, limits.scratch_mb),
+                         ("/dev/shm", min(limits.scratch_mb, 64))):
+        args += ["--size", str(size * 1024 * 1024), "--perms", "0700", "--tmpfs", folder]
     for mount in mounts:
         args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
     for name in _ETC:
         args += ["--ro-bind", str(etc / name), f"/etc/{name}"]
-    for folder, size in (("/tmp", limits.scratch_mb), (HOME, limits.scratch_mb),
-                         ("/dev/shm", min(limits.scratch_mb, 64))):
-        args += ["--size", str(size * 1024 * 1024), "--perms", "0700", "--tmpfs", folder]
     args += ["--remount-ro", "/", "--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

@@ -222,6 +222,17 @@ import json, os, sys
 ESCAPE = {}
 def found(what, detail=""):
     ESCAPE[str(what)[:200]] = str(detail)[:300]
+def reveals(path):
+    # what of path is visible (None: nothing); a folder that only leads to the runtime's mount
+    # point (the venv, mounted read-only at its host path by design) reveals nothing
+    if not os.path.lexists(path):
+        return None
+    if not os.path.isdir(path):
+        return "a file"
+    extra = [e for e in os.listdir(path)
+             if not any((os.path.realpath(r) + os.sep).startswith(os.path.realpath(os.path.join(path, e)) + os.sep)
+                        for r in (sys.prefix, sys.base_prefix))]
+    return extra[:5] or None
 """
 
 PROBE_EPILOGUE = """
@@ -230,8 +241,8 @@ print("ESCAPE " + json.dumps(ESCAPE, sort_keys=True))
 
 PROBE_HIDDEN_TESTS = """
 for path in __HOST_PATHS__:
-    if os.path.lexists(path):
-        found("sees " + path, os.listdir(path)[:5] if os.path.isdir(path) else "a file")
+    if reveals(path):
+        found("sees " + path, reveals(path))
 # names of hidden test functions, reversed so that this cell's own source never matches
 NAMES = [name[::-1].encode() for name in __HIDDEN_NAMES_REVERSED__]
 SKIP = ("/proc", "/sys", "/dev", "/usr", sys.base_prefix, sys.prefix)
@@ -363,11 +374,11 @@ for host in __HOST_PATHS__:
     candidates = ["/proc/1/root" + host, "/proc/self/root" + host, "/submission/../.." + host,
                   "/proc/self/cwd/../.." + host, "../../.." + host]
     for path in candidates:
-        if os.path.lexists(path):
-            found("sees " + path)
+        if reveals(path):
+            found("sees " + path, reveals(path))
     try:
         os.symlink(host, "redteam-link")
-        if os.path.exists("redteam-link"):
+        if os.path.exists("redteam-link") and reveals("redteam-link"):
             found("symlink reaches " + host)
     except OSError:
         pass
