@@ -36,6 +36,8 @@ STUDENTS = 30
 KINDS = ("solution", "partial", "zeros", "stub", "broken")
 """Submission contents; every student has one, and the reference run grades one of each."""
 GRADER = "from autograder.cli import main; main()"
+REFERENCE_SECONDS = 5.0
+"""How long an uninterrupted run of 5 submissions took here (measured by the reference run)."""
 
 
 def _notebooks(course: Path) -> dict[str, bytes]:
@@ -96,7 +98,10 @@ def _reference(course: Path, notebooks: dict[str, bytes], sandbox: str) -> dict[
     for kind in KINDS:
         _submit(subs, kind, kind, notebooks)
     url = f"sqlite:///{course / 'reference.db'}"
+    started = time.monotonic()
     _finish(_grader(course, subs, url, course / "reference-feedback", sandbox))
+    global REFERENCE_SECONDS
+    REFERENCE_SECONDS = time.monotonic() - started
     with sqlite3.connect(course / "reference.db") as db:
         scores = dict(db.execute("SELECT student, score FROM autograder_result"))
     assert scores["solution"] == 4 and scores["stub"] == 0 and 0 < scores["partial"] < 4
@@ -145,7 +150,8 @@ def test_killed_batches_resume_without_duplicates_or_corruption(tiny: Path, sand
             for student in rng.sample(sorted(kinds), 8):
                 kinds[student] = rng.choice([k for k in KINDS if k != kinds[student]])
                 _submit(subs, student, kinds[student], notebooks)
-        at = rng.uniform(0.5, 15.0 if round_ == 0 else 7.0)  # about the length of each run on 2 cores
+        # a resumed round regrades 8 submissions, so it lasts at least as long as the 5-submission reference
+        at = rng.uniform(0.5, 15.0) if round_ == 0 else rng.uniform(0.1, 1.0) * REFERENCE_SECONDS
         killed = _kill_after(_grader(tiny, subs, f"sqlite:///{db_path}", feedback, sandbox_name), at)
         print(f"round {round_} (seed {seed}): {'killed' if killed else 'finished before'} {at:.1f} s")
         _finish(_grader(tiny, subs, f"sqlite:///{db_path}", feedback, sandbox_name))
