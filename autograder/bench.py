@@ -673,7 +673,10 @@ def profile_one(assignment: Assignment, submission: Submission, sandbox: str, su
 
         profiler = cProfile.Profile()
         profiler.enable()
-    result = grade._grade_in_worker(assignment, submission, options)  # exactly what a batch worker runs
+    from autograder.scratch import run_folder
+
+    with run_folder() as run:
+        result = grade._grade_in_worker(assignment, submission, options, run)  # exactly what a batch worker runs
     if profiler is not None and cprofile:
         profiler.disable()
         profiler.dump_stats(str(Path(cprofile) / f"{submission.student_id}.pstats"))

@@ -166,6 +166,8 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
     for row in summary_rows(batch):
         table.add_row(*(str(row[c]) for c in ("student", "score", "max", "seconds", "status")))
     Console().print(table)
+    if batch.swept:
+        console.print(f"[yellow]note:[/] {batch.swept}")
     console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
 
 

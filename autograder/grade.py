@@ -19,6 +19,7 @@ from autograder.datasets import data_dir as resolve_data_dir
 from autograder.harness import CellScore, Student, run_tests, zero_scores
 from autograder.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read
 from autograder.sandbox import Limits, get_sandbox
+from autograder.scratch import remember, run_folder, sweep, temporary_files_in
 from autograder.submissions import Submission, discover, file_digest, stage, submitted_files
 
 
@@ -80,6 +81,8 @@ class BatchResult:
     """Where the grades were written."""
     feedback_dir: Path
     """Where the HTML pages were written."""
+    swept: str = ""
+    """What this run removed that killed graders had left behind ("" when nothing)."""
 
 
 def _limits(assignment: Assignment) -> Limits:
@@ -162,10 +165,14 @@ def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Pa
     return dest
 
 
-def _grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions) -> SubmissionResult:
+def _grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions,
+                     run: Path) -> SubmissionResult:
     # What the worker inherits from the server lives as long as the worker: keep the collector off
     # it (pytest runs gc.collect() twice per session; a full pass over that heap costs ~0.1 s).
     gc.freeze()
+    # This process grades one submission and exits: everything it makes (staging, container bundles)
+    # goes into the batch's run folder, which a later grader sweeps if this batch is killed.
+    tempfile.tempdir = str(run)
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
         try:
             return grade_submission(assignment, submission, options, Path(tmp))
@@ -213,9 +220,13 @@ def grade(
     url = db_url or gradebook.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
     get_sandbox(options.sandbox)  # fail before the batch if no container backend works
-    _start_server()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        found = discover(submissions, Path(tmp), assignment.config.notebook)
+    swept = sweep()
+    with run_folder() as run:
+        _start_server()
+        from multiprocessing import util
+
+        remember(run, Path(util.get_temp_dir()))  # the worker server's socket folder (pymp-*)
+        found = discover(submissions, run, assignment.config.notebook)
         done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []
         todo, unchanged = [], []
@@ -229,8 +240,9 @@ def grade(
                 todo.append(sub)
         with contextlib.ExitStack() as stack:
             # workers start before the gradebook opens: nbgrader's import (~1 s) overlaps the first containers
-            futures = _submit_all(stack, assignment, todo, options)
-            gb = stack.enter_context(gradebook.open_gradebook(url))
+            futures = _submit_all(stack, assignment, todo, options, run)
+            with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
+                gb = stack.enter_context(gradebook.open_gradebook(url))
             gradebook.sync_assignment(gb, name, _notebook_id(assignment), cells)
 
             def finish(result: SubmissionResult) -> None:
@@ -248,17 +260,17 @@ def grade(
                 finish(result)
             _collect(futures, finish)
     results.sort(key=lambda r: r.student_id)
-    return BatchResult(name, results, time.perf_counter() - started, url, out_dir)
+    return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
 
 
 def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Sequence[Submission],
-                options: GradeOptions) -> dict[Future[SubmissionResult], Submission]:
+                options: GradeOptions, run: Path) -> dict[Future[SubmissionResult], Submission]:
     """Start grading every submission in ``todo`` (the pool closes with ``stack``)."""
     if not todo:
         return {}
     pool = stack.enter_context(_executor(max(1, min(options.jobs, len(todo)))))
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on an error, queued work is dropped
-    return {pool.submit(_grade_in_worker, assignment, sub, options): sub for sub in todo}
+    return {pool.submit(_grade_in_worker, assignment, sub, options, run): sub for sub in todo}
 
 
 def _collect(futures: dict[Future[SubmissionResult], Submission],

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import autograder
+from autograder.scratch import owner_alive, owner_of, owner_tag
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +396,7 @@ class RuncSandbox:
         """Start ``argv`` in a new container; its stdio are the returned pipes."""
         ordered = _checked(mounts)
         bundle = Path(tempfile.mkdtemp(prefix="autograder-bundle-", dir=self.bundle_base))
-        container = f"ag-{uuid.uuid4().hex[:16]}"
+        container = _container_name()
         try:
             bundle.chmod(0o755)  # runc resolves the rootfs as root, but keep it traversable
             _skeleton(bundle / "rootfs", ordered)
@@ -420,20 +421,60 @@ class RuncSandbox:
                 pass
         if popen.poll() is None:
             _kill_group(popen)
-        state = Path(self.state_dir, container)
-        if state.exists():
-            _quiet([*self._runc, "delete", "--force", container])
-            try:
-                state.rmdir()  # empty when runc was killed before it wrote the state: `delete` cannot see it
-            except OSError:
-                pass
-        own = _own_cgroups()
-        # runc nests cgroups below its own (v1) or below its own's parent (v2)
-        for folder in {*own.values(), *([_v2_parent(own[""])] if "" in own else [])}:
-            try:
-                (folder / container).rmdir()  # runc leaves an empty cgroup behind when it was killed mid-teardown
-            except OSError:
-                pass
+        _runc_remove(self._runc, self.state_dir, container)
+
+
+def _runc_remove(runc: Sequence[str], state_dir: str, container: str) -> None:
+    """Delete a container (killing it if it runs), its state folder and any cgroup runc left."""
+    state = Path(state_dir, container)
+    if state.exists():
+        _quiet([*runc, "delete", "--force", container])
+        try:
+            state.rmdir()  # empty when runc was killed before it wrote the state: `delete` cannot see it
+        except OSError:
+            pass
+    for folder in _cgroup_parents():
+        try:
+            (folder / container).rmdir()  # runc leaves an empty cgroup behind when it was killed mid-teardown
+        except OSError:
+            pass
+
+
+def _cgroup_parents() -> set[Path]:
+    """Where runc and bwrap sandboxes' cgroups go: below our own (v1), below our own's parent (v2)."""
+    own = _own_cgroups()
+    return {*own.values(), *([_v2_parent(own[""])] if "" in own else [])}
+
+
+CONTAINER_PREFIX = "ag-"
+"""Container and cgroup names: ``ag-<owner tag>-<random>`` (see :mod:`autograder.scratch`)."""
+
+
+def _container_name() -> str:
+    return f"{CONTAINER_PREFIX}{owner_tag()}-{uuid.uuid4().hex[:12]}"
+
+
+def sweep_containers(state_dir: str = RUNC_ROOT) -> int:
+    """Remove the runc containers and bubblewrap cgroups whose starting process is gone; how many.
+
+    A worker killed with SIGKILL leaves its ``runc run`` (a session of its own) and the container
+    running until the container's CPU limit; a killed bubblewrap leaves an empty cgroup.
+    """
+    removed: set[str] = set()
+    runc = shutil.which("runc")
+    if runc and os.geteuid() == 0 and Path(state_dir).is_dir():
+        for entry in Path(state_dir).iterdir():
+            tag = owner_of(entry.name, CONTAINER_PREFIX)
+            if tag and not owner_alive(tag):
+                _runc_remove([runc, "--root", state_dir], state_dir, entry.name)
+                removed.add(entry.name)
+    for parent in _cgroup_parents():
+        for folder in parent.glob(f"{CONTAINER_PREFIX}*"):
+            tag = owner_of(folder.name, CONTAINER_PREFIX)
+            if tag and not owner_alive(tag) and folder.is_dir():
+                _Cgroup([folder]).kill()
+                removed.add(folder.name)
+    return len(removed)
 
 
 # --- bubblewrap ------------------------------------------------------------------------------------
@@ -590,7 +631,7 @@ class BwrapSandbox:
               env: Mapping[str, str] | None = None, cwd: str = HOME) -> SandboxProcess:
         """Start ``argv`` in a new sandbox; its stdio are the returned pipes."""
         ordered = _checked(mounts)
-        container = f"ag-{uuid.uuid4().hex[:16]}"
+        container = _container_name()
         work = Path(tempfile.mkdtemp(prefix="autograder-bwrap-", dir=self.work_base))
         group: _Cgroup | None = None
         try:
@@ -666,7 +707,7 @@ class DockerSandbox:
     def spawn(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (), limits: Limits = Limits(),
               env: Mapping[str, str] | None = None, cwd: str = HOME) -> SandboxProcess:
         """Start ``argv`` in a new container; its stdio are the returned pipes."""
-        container = f"ag-{uuid.uuid4().hex[:16]}"
+        container = _container_name()
         cmd = self.command(argv, container, mounts=mounts, limits=limits,
                            env=default_env() if env is None else env, cwd=cwd)
         stop = functools.partial(_docker_stop, self.cli, container)

@@ -1,0 +1,112 @@
+"""A grader killed with SIGKILL leaves folders and containers behind; the next one removes them, and only them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox, scratch
+from autograder.sandbox import available_backends
+from tests.conftest import ROOT
+from tests.test_sandbox import ISOLATED, _processes_with
+
+
+def _dead_tag() -> str:
+    """The tag of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    tag = f"{child.pid}-{scratch._start_time(child.pid)}"
+    child.wait()
+    return tag
+
+
+def test_owner_tags_tell_live_dead_and_reused_pids_apart() -> None:
+    tag = scratch.owner_tag()
+    assert tag.startswith(f"{os.getpid()}-") and scratch.owner_alive(tag)
+    assert not scratch.owner_alive(_dead_tag())
+    assert not scratch.owner_alive(f"{os.getpid()}-1"), "same pid, another start time: a reused pid"
+    assert scratch.owner_of(f"autograder-run-{tag}-abc", scratch.RUN_PREFIX) == tag
+    assert scratch.owner_of(f"ag-{tag}-0123456789ab", "ag-") == tag
+    for name in ("autograder-run-x1-2-abc", "autograder-run-12", "autograder-bench-1-2-x", "pymp-1-2-"):
+        assert scratch.owner_of(name, scratch.RUN_PREFIX) is None, name
+
+
+def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
+    dead, live = _dead_tag(), scratch.owner_tag()
+    stale = tmp_path / f"autograder-run-{dead}-abcd"
+    (stale / "grade-s01-x" / "submission").mkdir(parents=True)
+    (stale / "grade-s01-x" / "submission" / "s01.ipynb").write_text("{}")
+    pymp = tmp_path / "pymp-dead1"
+    pymp.mkdir()
+    elsewhere, not_pymp = tmp_path / "outside" / "pymp-keep", tmp_path / "keep-me"
+    elsewhere.mkdir(parents=True)
+    not_pymp.mkdir()
+    for noted in (pymp, elsewhere, not_pymp):  # a planted list may name anything: only pymp-* siblings go
+        scratch.remember(stale, noted)
+    running = tmp_path / f"autograder-run-{live}-efgh"
+    untagged = tmp_path / "autograder-run-handmade"
+    foreign = tmp_path / f"autograder-run-{_dead_tag()}-other"
+    for folder in (running, untagged, foreign):
+        folder.mkdir()
+    root = os.getuid() == 0
+    if root:
+        os.chown(foreign, 65534, 65534)  # another user's: not ours to judge
+    swept = scratch.sweep(tmp_path, runc_state=str(tmp_path / "no-runc-state"))
+    assert swept.folders == (1 if root else 2)  # without root the "foreign" one is really ours
+    assert not stale.exists() and not pymp.exists()
+    assert elsewhere.exists() and not_pymp.exists() and running.exists() and untagged.exists()
+    assert foreign.exists() == root
+    assert "1 temporary folder" in str(scratch.Swept(1, 0)) and not scratch.Swept()
+
+
+def test_run_folder_is_tagged_and_removed_after_the_run(tmp_path: Path) -> None:
+    with scratch.run_folder(tmp_path) as run:
+        assert scratch.owner_of(run.name, scratch.RUN_PREFIX) == scratch.owner_tag()
+        (run / "work").mkdir()
+        assert scratch.sweep(tmp_path, runc_state=str(tmp_path / "none")).folders == 0  # its owner is alive
+        assert run.exists()
+    assert not run.exists()
+
+
+HOLDER = """
+import os, sys, time
+from autograder.sandbox import get_sandbox, runtime_mounts
+proc = get_sandbox(sys.argv[1]).spawn([sys.executable, "-c", "import time; time.sleep(300)  # " + os.environ["MARKER"]],
+                                      mounts=runtime_mounts())
+print(proc.container, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.container
+@pytest.mark.parametrize("backend", ISOLATED)
+def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
+    if backend not in available_backends():
+        pytest.skip(f"{backend} does not work on this machine")
+    marker = f"marker-{uuid.uuid4().hex}"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, backend], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "MARKER": marker})  # not on its own command line
+    assert holder.stdout is not None
+    container = holder.stdout.readline().strip()
+    assert scratch.owner_of(container, sandbox.CONTAINER_PREFIX) == f"{holder.pid}-{scratch._start_time(holder.pid)}"
+    for _ in range(100):  # the container's own process is up once its command line shows
+        if _processes_with(marker):
+            break
+        subprocess.run(["sleep", "0.1"], check=True)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    state = Path(sandbox.RUNC_ROOT, container)
+    if backend == "runc":
+        assert _processes_with(marker), "runc run has a session of its own: the container outlives its starter"
+        assert state.exists()
+    removed = sandbox.sweep_containers()
+    assert removed >= (1 if backend == "runc" or os.geteuid() == 0 else 0)
+    assert _processes_with(marker) == []
+    assert not state.exists()
+    assert not [p / container for p in sandbox._cgroup_parents() if (p / container).exists()], "cgroups left"
