@@ -395,7 +395,7 @@ class RuncSandbox:
               env: Mapping[str, str] | None = None, cwd: str = HOME) -> SandboxProcess:
         """Start ``argv`` in a new container; its stdio are the returned pipes."""
         ordered = _checked(mounts)
-        bundle = Path(tempfile.mkdtemp(prefix="autograder-bundle-", dir=self.bundle_base))
+        bundle = Path(tempfile.mkdtemp(prefix=f"autograder-bundle-{owner_tag()}-", dir=self.bundle_base))
         container = _container_name()
         try:
             bundle.chmod(0o755)  # runc resolves the rootfs as root, but keep it traversable
@@ -632,7 +632,7 @@ class BwrapSandbox:
         """Start ``argv`` in a new sandbox; its stdio are the returned pipes."""
         ordered = _checked(mounts)
         container = _container_name()
-        work = Path(tempfile.mkdtemp(prefix="autograder-bwrap-", dir=self.work_base))
+        work = Path(tempfile.mkdtemp(prefix=f"autograder-bwrap-{owner_tag()}-", dir=self.work_base))
         group: _Cgroup | None = None
         try:
             for name, text in _ETC.items():
@@ -733,7 +733,7 @@ class LocalSandbox:
     def spawn(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (), limits: Limits = Limits(),
               env: Mapping[str, str] | None = None, cwd: str = HOME) -> SandboxProcess:
         """Run ``argv`` directly; mounts and limits are ignored, HOME and cwd are a fresh temporary folder."""
-        work = Path(tempfile.mkdtemp(prefix="autograder-local-"))
+        work = Path(tempfile.mkdtemp(prefix=f"autograder-local-{owner_tag()}-"))
         full_env = {**(default_env() if env is None else env), "HOME": str(work), "TMPDIR": str(work),
                     "PATH": os.environ.get("PATH", ""),
                     "PYTHONPATH": str(Path(autograder.__file__).resolve().parents[1])}

@@ -9,6 +9,7 @@ graders (a second batch running beside it, say) alone.
 
 - A batch works in one folder, ``autograder-run-<tag>-*`` in the system temporary folder
   (:func:`run_folder`); its workers put their staging, tests and container bundles inside it.
+- A container started outside a batch keeps its bundle in ``autograder-<kind>-<tag>-*``.
 - Containers and bubblewrap cgroups are named ``ag-<tag>-<random>`` after the process that
   started them (:func:`autograder.sandbox.sweep_containers`).
 """
@@ -24,7 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-RUN_PREFIX = "autograder-run-"
+FOLDER_PREFIX = "autograder-"
+"""Every tagged folder's name starts ``autograder-<kind>-<tag>-``."""
+RUN_PREFIX = f"{FOLDER_PREFIX}run-"
 """Name prefix of a batch's working folder in the system temporary folder."""
 ALSO_REMOVE = ".also-remove"
 """File in a run folder naming sibling folders the run made outside it (multiprocessing's ``pymp-*``)."""
@@ -60,6 +63,12 @@ def owner_of(name: str, prefix: str) -> str | None:
         return None
     found = _TAG.match(name, len(prefix))
     return f"{found[1]}-{found[2]}" if found else None
+
+
+def folder_owner(name: str) -> str | None:
+    """The owner tag of a folder named ``autograder-<kind>-<tag>-...``, or None."""
+    kind = re.match(rf"{FOLDER_PREFIX}[a-z]+-", name)
+    return owner_of(name, kind[0]) if kind else None
 
 
 def owner_alive(tag: str) -> bool:
@@ -110,7 +119,7 @@ class Swept:
     """What a sweep removed."""
 
     folders: int = 0
-    """Run folders of dead graders (each with its staging, tests and container bundles)."""
+    """Folders of dead graders (a run folder holds its staging, tests and container bundles)."""
     containers: int = 0
     """Containers and cgroups of dead graders."""
 
@@ -125,7 +134,7 @@ class Swept:
 
 
 def sweep(base: Path | None = None, *, runc_state: str | None = None) -> Swept:
-    """Stop the containers and remove the run folders whose owners are dead; return the counts.
+    """Stop the containers and remove the tagged folders whose owners are dead; return the counts.
 
     Only this user's own folders directly in ``base`` (default: the system temporary folder) are
     considered, and only names carrying a tag; everything of a live owner stays.
@@ -135,8 +144,8 @@ def sweep(base: Path | None = None, *, runc_state: str | None = None) -> Swept:
     containers = sandbox.sweep_containers(runc_state or sandbox.RUNC_ROOT)  # first: they use the bundles
     folders = 0
     root = Path(base or tempfile.gettempdir())
-    for entry in root.glob(f"{RUN_PREFIX}*"):
-        tag = owner_of(entry.name, RUN_PREFIX)
+    for entry in root.glob(f"{FOLDER_PREFIX}*"):
+        tag = folder_owner(entry.name)
         try:
             ours = entry.lstat().st_uid == os.getuid() and entry.is_dir() and not entry.is_symlink()
         except OSError:

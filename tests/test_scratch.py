@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
     not_pymp.mkdir()
     for noted in (pymp, elsewhere, not_pymp):  # a planted list may name anything: only pymp-* siblings go
         scratch.remember(stale, noted)
+    bundle = tmp_path / f"autograder-bundle-{dead}-ijkl"  # a container started outside a batch
+    (bundle / "rootfs").mkdir(parents=True)
     running = tmp_path / f"autograder-run-{live}-efgh"
     untagged = tmp_path / "autograder-run-handmade"
     foreign = tmp_path / f"autograder-run-{_dead_tag()}-other"
@@ -57,8 +60,8 @@ def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
     if root:
         os.chown(foreign, 65534, 65534)  # another user's: not ours to judge
     swept = scratch.sweep(tmp_path, runc_state=str(tmp_path / "no-runc-state"))
-    assert swept.folders == (1 if root else 2)  # without root the "foreign" one is really ours
-    assert not stale.exists() and not pymp.exists()
+    assert swept.folders == (2 if root else 3)  # without root the "foreign" one is really ours
+    assert not stale.exists() and not pymp.exists() and not bundle.exists()
     assert elsewhere.exists() and not_pymp.exists() and running.exists() and untagged.exists()
     assert foreign.exists() == root
     assert "1 temporary folder" in str(scratch.Swept(1, 0)) and not scratch.Swept()
@@ -105,8 +108,11 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
     if backend == "runc":
         assert _processes_with(marker), "runc run has a session of its own: the container outlives its starter"
         assert state.exists()
-    removed = sandbox.sweep_containers()
-    assert removed >= (1 if backend == "runc" or os.geteuid() == 0 else 0)
+    tag = scratch.owner_of(container, sandbox.CONTAINER_PREFIX)
+    assert [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag], "its bundle"
+    swept = scratch.sweep()
+    assert swept.containers >= (1 if backend == "runc" or os.geteuid() == 0 else 0)
+    assert not [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag]
     assert _processes_with(marker) == []
     assert not state.exists()
     assert not [p / container for p in sandbox._cgroup_parents() if (p / container).exists()], "cgroups left"
