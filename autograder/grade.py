@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from autograder.datasets import data_dir as resolve_data_dir
 from autograder.harness import CellScore, Student, run_tests, zero_scores
 from autograder.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read
 from autograder.sandbox import Limits, get_sandbox
-from autograder.scratch import remember, run_folder, sweep, temporary_files_in
+from autograder.scratch import process_folder, run_folder, sweep, temporary_files_in
 from autograder.submissions import Submission, discover, file_digest, stage, submitted_files
 
 
@@ -190,7 +191,12 @@ def _start_server() -> None:
     from multiprocessing import forkserver
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    forkserver.ensure_running()
+    # The server listens on a socket in multiprocessing's temporary folder (pymp-*, made once per
+    # process): inside a tagged folder, a killed grader's is swept too. AF_UNIX paths end at 108 bytes.
+    folder = process_folder()
+    fits = len(os.fsencode(folder)) + len("/pymp-12345678/listener-12345678") < 104
+    with temporary_files_in(folder) if fits else contextlib.nullcontext():
+        forkserver.ensure_running()
 
 
 def _executor(jobs: int) -> ProcessPoolExecutor:
@@ -223,9 +229,6 @@ def grade(
     swept = sweep()
     with run_folder() as run:
         _start_server()
-        from multiprocessing import util
-
-        remember(run, Path(util.get_temp_dir()))  # the worker server's socket folder (pymp-*)
         found = discover(submissions, run, assignment.config.notebook)
         done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []

@@ -9,7 +9,9 @@ graders (a second batch running beside it, say) alone.
 
 - A batch works in one folder, ``autograder-run-<tag>-*`` in the system temporary folder
   (:func:`run_folder`); its workers put their staging, tests and container bundles inside it.
-- A container started outside a batch keeps its bundle in ``autograder-<kind>-<tag>-*``.
+- A container started outside a batch keeps its bundle in ``autograder-<kind>-<tag>-*``, and what
+  lasts as long as the grader's process (multiprocessing's socket folder) goes into
+  ``autograder-process-<tag>-*`` (:func:`process_folder`).
 - Containers and bubblewrap cgroups are named ``ag-<tag>-<random>`` after the process that
   started them (:func:`autograder.sandbox.sweep_containers`).
 """
@@ -23,14 +25,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing import util
 from pathlib import Path
 
 FOLDER_PREFIX = "autograder-"
 """Every tagged folder's name starts ``autograder-<kind>-<tag>-``."""
 RUN_PREFIX = f"{FOLDER_PREFIX}run-"
 """Name prefix of a batch's working folder in the system temporary folder."""
-ALSO_REMOVE = ".also-remove"
-"""File in a run folder naming sibling folders the run made outside it (multiprocessing's ``pymp-*``)."""
 _TAG = re.compile(r"(\d+)-(\d+)-")
 
 
@@ -83,7 +84,7 @@ def run_folder(base: Path | None = None) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{owner_tag()}-", dir=base))
     try:
         yield folder
-    finally:  # what remember() noted is left to its maker (multiprocessing removes pymp-* at exit)
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -98,20 +99,18 @@ def temporary_files_in(folder: Path) -> Iterator[None]:
         tempfile.tempdir = before
 
 
-def remember(run: Path, other: Path) -> None:
-    """Note a folder made beside the run folder, for a sweep to remove if the run's process is killed."""
-    with (run / ALSO_REMOVE).open("a", encoding="utf-8") as out:
-        out.write(f"{other}\n")
+_PROCESS_FOLDERS: dict[int, Path] = {}
 
 
-def _also_remove(run: Path) -> list[Path]:
-    """The folders a run noted, restricted to ``pymp-*`` siblings: a planted list cannot aim elsewhere."""
-    try:
-        lines = (run / ALSO_REMOVE).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    named = [Path(line) for line in lines if line]
-    return [p for p in named if p.parent == run.parent and p.name.startswith("pymp-") and not p.is_symlink()]
+def process_folder() -> Path:
+    """A tagged folder that lasts as long as this process: removed at exit, swept if it is killed."""
+    pid = os.getpid()
+    if pid not in _PROCESS_FOLDERS:
+        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}process-{owner_tag()}-"))
+        # after multiprocessing's own exit cleanup (priority -100), which removes its pymp-* folder in here
+        util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=-200)
+        _PROCESS_FOLDERS[pid] = folder
+    return _PROCESS_FOLDERS[pid]
 
 
 @dataclass(frozen=True)
@@ -152,8 +151,6 @@ def sweep(base: Path | None = None, *, runc_state: str | None = None) -> Swept:
             continue
         if tag is None or not ours or owner_alive(tag):
             continue
-        for other in _also_remove(entry):
-            shutil.rmtree(other, ignore_errors=True)
         shutil.rmtree(entry, ignore_errors=True)
         folders += 1
     return Swept(folders, containers)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,15 @@ KINDS = ("solution", "partial", "zeros", "stub", "broken")
 GRADER = "from autograder.cli import main; main()"
 REFERENCE_SECONDS = 5.0
 """How long an uninterrupted run of 5 submissions took here (measured by the reference run)."""
+
+
+@pytest.fixture(autouse=True)
+def _grader_tmp(tiny: Path) -> Iterator[None]:
+    """The graders' TMPDIR, as ``tiny/tmp``: short, since the worker server's socket path must fit in 108 bytes."""
+    short = Path(tempfile.mkdtemp(prefix="ag-test-"))
+    (tiny / "tmp").symlink_to(short)
+    yield
+    shutil.rmtree(short, ignore_errors=True)
 
 
 def _notebooks(course: Path) -> dict[str, bytes]:
@@ -68,7 +80,7 @@ def _grader(course: Path, subs: Path, db: str, feedback: Path, sandbox: str) -> 
     command = [sys.executable, "-c", GRADER, "grade", "tiny", str(subs), "--course", str(course), "--db", db,
                "--feedback", str(feedback), "--sandbox", sandbox, "--jobs", "2"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "TMPDIR": str(course / "tmp")}
+           "TMPDIR": str((course / "tmp").resolve())}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
 
@@ -136,7 +148,6 @@ def _check(course: Path, subs: Path, db_path: Path, feedback: Path, kinds: dict[
 
 
 def test_killed_batches_resume_without_duplicates_or_corruption(tiny: Path, sandbox_name: str) -> None:
-    (tiny / "tmp").mkdir()
     notebooks = _notebooks(tiny)
     expected = _reference(tiny, notebooks, sandbox_name)
     seed = int(os.environ.get("AUTOGRADER_DURABILITY_SEED", random.randrange(10**6)))
@@ -172,7 +183,6 @@ def _runc_containers() -> list[str]:
 
 
 def test_concurrent_graders_share_one_gradebook(tiny: Path, sandbox_name: str) -> None:
-    (tiny / "tmp").mkdir()
     notebooks = _notebooks(tiny)
     kinds = {f"s{n:02d}": KINDS[n % 4] for n in range(STUDENTS)}  # all runnable: every one is written
     halves = [tiny / "first", tiny / "second"]

@@ -42,13 +42,6 @@ def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
     stale = tmp_path / f"autograder-run-{dead}-abcd"
     (stale / "grade-s01-x" / "submission").mkdir(parents=True)
     (stale / "grade-s01-x" / "submission" / "s01.ipynb").write_text("{}")
-    pymp = tmp_path / "pymp-dead1"
-    pymp.mkdir()
-    elsewhere, not_pymp = tmp_path / "outside" / "pymp-keep", tmp_path / "keep-me"
-    elsewhere.mkdir(parents=True)
-    not_pymp.mkdir()
-    for noted in (pymp, elsewhere, not_pymp):  # a planted list may name anything: only pymp-* siblings go
-        scratch.remember(stale, noted)
     bundle = tmp_path / f"autograder-bundle-{dead}-ijkl"  # a container started outside a batch
     (bundle / "rootfs").mkdir(parents=True)
     running = tmp_path / f"autograder-run-{live}-efgh"
@@ -61,8 +54,8 @@ def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
         os.chown(foreign, 65534, 65534)  # another user's: not ours to judge
     swept = scratch.sweep(tmp_path, runc_state=str(tmp_path / "no-runc-state"))
     assert swept.folders == (2 if root else 3)  # without root the "foreign" one is really ours
-    assert not stale.exists() and not pymp.exists() and not bundle.exists()
-    assert elsewhere.exists() and not_pymp.exists() and running.exists() and untagged.exists()
+    assert not stale.exists() and not bundle.exists()
+    assert running.exists() and untagged.exists()
     assert foreign.exists() == root
     assert "1 temporary folder" in str(scratch.Swept(1, 0)) and not scratch.Swept()
 
@@ -116,3 +109,28 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
     assert _processes_with(marker) == []
     assert not state.exists()
     assert not [p / container for p in sandbox._cgroup_parents() if (p / container).exists()], "cgroups left"
+
+
+PROCESS = """
+import time
+from multiprocessing import util
+from autograder import scratch
+with scratch.temporary_files_in(scratch.process_folder()):
+    print(util.get_temp_dir(), flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_killed_process_folder_and_what_multiprocessing_put_in_it_are_swept(tmp_path: Path) -> None:
+    folder = scratch.process_folder()
+    assert folder == scratch.process_folder() and scratch.folder_owner(folder.name) == scratch.owner_tag()
+    child = subprocess.Popen([sys.executable, "-c", PROCESS], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert child.stdout is not None
+    pymp = Path(child.stdout.readline().strip())
+    assert pymp.name.startswith("pymp-") and pymp.parent.parent == tmp_path and pymp.is_dir()
+    child.kill()
+    child.wait(timeout=30)
+    child.stdout.close()
+    assert scratch.sweep(tmp_path, runc_state=str(tmp_path / "none")).folders == 1
+    assert list(tmp_path.iterdir()) == []
