@@ -54,7 +54,7 @@ def assign(names: tuple[str, ...], no_execute: bool, course: Path | None, data_d
     Example:
       autograder assign backpropagation_simulation
     """
-    from autograder.assign import assign as run_assign
+    from autograder.authoring.assign import assign as run_assign
     from autograder.config import ConfigError, course_root, list_assignments
 
     try:
@@ -100,7 +100,7 @@ def demo(sandbox: str, course: Path | None) -> None:
     """
     from autograder.config import course_root
     from autograder.examples import demo as run_demo
-    from autograder.grade import summary_rows
+    from autograder.grading.batch import summary_rows
 
     with console.status("assigning and grading backpropagation_simulation..."):
         batch = run_demo(course or course_root(), sandbox=sandbox)
@@ -137,10 +137,11 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
       autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
     """
     from autograder.config import ConfigError
-    from autograder.grade import GradeOptions, SubmissionResult
-    from autograder.grade import grade as run_grade
+    from autograder.grading.batch import GradeOptions
+    from autograder.grading.batch import grade as run_grade
+    from autograder.grading.submissions import SubmissionError
+    from autograder.results import SubmissionResult
     from autograder.sandbox import SandboxError
-    from autograder.submissions import SubmissionError
 
     options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -161,7 +162,7 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
     table = Table(title=f"{name}: {len(batch.results)} submissions in {batch.seconds:.1f} s")
     for column in ("student", "score", "max", "seconds", "status"):
         table.add_column(column)
-    from autograder.grade import summary_rows
+    from autograder.grading.batch import summary_rows
 
     for row in summary_rows(batch):
         table.add_row(*(str(row[c]) for c in ("student", "score", "max", "seconds", "status")))
@@ -210,10 +211,10 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
     Example:
       autograder validate backpropagation_simulation
     """
+    from autograder.authoring.validate import Finding
+    from autograder.authoring.validate import validate as run_validate
     from autograder.config import course_root, list_assignments
-    from autograder.grade import GradeOptions
-    from autograder.validate import Finding
-    from autograder.validate import validate as run_validate
+    from autograder.grading.batch import GradeOptions
 
     root = course or course_root()
     table = Table(title="autograder validate")

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.notebook import write
 from autograder.config import Assignment, load_assignment
-from autograder.notebook import write
 
 if TYPE_CHECKING:
-    from autograder.grade import BatchResult
+    from autograder.results import BatchResult
 
 MONKEYPATCH = '''# An attack that fools graders whose tests run in the student's kernel:
 import builtins
@@ -69,8 +69,8 @@ def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[P
 
 def demo(root: Path, *, dest: Path | None = None, sandbox: str = "auto") -> BatchResult:
     """The README's first command: assign the NumPy assignment, build examples, grade them."""
-    from autograder.assign import assign
-    from autograder.grade import GradeOptions, grade
+    from autograder.authoring.assign import assign
+    from autograder.grading.batch import GradeOptions, grade
 
     name = "backpropagation_simulation"
     assign(name, root=root)

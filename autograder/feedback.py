@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from autograder.config import Assignment
 
 if TYPE_CHECKING:
-    from autograder.grade import SubmissionResult
+    from autograder.results import SubmissionResult
 
 MAX_IMAGES = 12
 """Plots shown per page."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from autograder.notebook import GradeCell
+from autograder.authoring.notebook import GradeCell
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder.assign import execute, solution_notebook
+from autograder.authoring.assign import execute, solution_notebook
 from autograder.config import load_assignment
 from autograder.datasets import data_dir
 

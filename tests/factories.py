@@ -8,7 +8,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.notebook import write
+from autograder.authoring.notebook import write
 
 
 def code(source: str, cell_id: str, **nbgrader: object) -> NotebookNode:
@@ -38,7 +38,7 @@ def notebook(*cells: NotebookNode) -> NotebookNode:
     return nb
 
 
-TINY_SETUP = "import numpy as np\nfrom autograder.checks import check"
+TINY_SETUP = "import numpy as np\nfrom autograder.student.checks import check"
 TINY_ADD = '''def add(a, b):
     """Return a + b."""
     ### BEGIN SOLUTION

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.grade import GradeOptions, grade
-from autograder.notebook import write
+from autograder.grading.batch import GradeOptions, grade
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.tensorflow]
@@ -23,7 +23,7 @@ SIGN_ERROR = ("return s * (1.0 - s)", "return s * (s - 1.0)")
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """The solution's trained models and table, made by executing the solution (about 15 s)."""
-    from autograder.assign import execute
+    from autograder.authoring.assign import execute
 
     work = tmp_path_factory.mktemp("activation-solution")
     execute(solution_notebook(load_assignment(NAME, ROOT)), work, skip_training=False, timeout=600,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import AssignError, assign
-from autograder.notebook import read
+from autograder.authoring.assign import AssignError, assign
+from autograder.authoring.notebook import read
 
 
 def test_release_is_deterministic(tiny: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.audit import forbidden_in, imported_modules
-from autograder.notebook import write
+from autograder.authoring.notebook import write
+from autograder.student.audit import forbidden_in, imported_modules
 from tests import factories
 
 

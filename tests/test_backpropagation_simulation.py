@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.mutate import zero_returns
+from autograder.authoring.notebook import write
 from autograder.config import load_assignment
 from autograder.examples import MONKEYPATCH
-from autograder.grade import GradeOptions, grade
-from autograder.mutate import zero_returns
-from autograder.notebook import write
+from autograder.grading.batch import GradeOptions, grade
 from tests import factories
 from tests.conftest import ROOT
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.grade import GradeOptions, grade
-from autograder.notebook import write
+from autograder.grading.batch import GradeOptions, grade
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.tensorflow]

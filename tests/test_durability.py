@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import scratch
-from autograder.assign import release_notebook, solution_notebook
+from autograder.sandbox import owners as scratch
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.notebook import write
-from autograder.submissions import file_digest
+from autograder.grading.submissions import file_digest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.container

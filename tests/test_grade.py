@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.config import load_assignment
 from autograder.examples import MONKEYPATCH
-from autograder.grade import BatchResult, GradeOptions, grade
+from autograder.grading.batch import GradeOptions, grade
+from autograder.results import BatchResult
 from tests import factories
 
 pytestmark = pytest.mark.container

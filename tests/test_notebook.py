@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import notebook
+from autograder.authoring import notebook
 from tests import factories
 
 

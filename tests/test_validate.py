@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assign import assign
-from autograder.grade import GradeOptions
-from autograder.notebook import read, write
-from autograder.validate import Report, validate
+from autograder.authoring.assign import assign
+from autograder.authoring.notebook import read, write
+from autograder.authoring.validate import Report, validate
+from autograder.grading.batch import GradeOptions
 
 pytestmark = pytest.mark.container
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autograder import wire
+from autograder.channel import wire
 
 
 @pytest.mark.parametrize("value", [

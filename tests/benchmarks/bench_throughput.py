@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from autograder import bench
+from autograder.authoring.notebook import grade_cells, is_grade_cell, read, strip_hidden_source
 from autograder.config import load_assignment
-from autograder.notebook import grade_cells, is_grade_cell, read, strip_hidden_source
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "backpropagation_simulation"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.assign import solution_notebook
+from autograder.authoring.assign import solution_notebook
+from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.notebook import write
 from tests import factories
 from tests.redteam.corpus import Case
 

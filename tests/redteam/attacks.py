@@ -52,8 +52,8 @@ builtins.__import__ = _hook
 """
 
 WIRE_ENCODE = """
-# The kernel encodes replies with autograder.wire: make every reply a harmless-looking 1.0.
-import autograder.wire as wire
+# The kernel encodes replies with autograder.channel.wire: make every reply a harmless-looking 1.0.
+from autograder.channel import wire
 _real_encode = wire.encode
 wire.is_data = lambda value, depth=0: True
 wire.encode = lambda value, depth=0: _real_encode(1.0) if depth == 0 else _real_encode(value, depth)
@@ -288,7 +288,7 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
             command = handle.read().replace(b"\\0", b" ")
     except OSError:
         continue
-    if b"autograder.kernel" not in command:
+    if b"autograder.channel.kernel" not in command:
         found("process " + pid, command[:100])
 """
 

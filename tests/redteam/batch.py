@@ -14,7 +14,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from autograder.grade import GradeOptions, grade
+from autograder.grading.batch import GradeOptions, grade
 
 
 def main(argv: list[str] | None = None) -> None:

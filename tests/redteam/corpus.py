@@ -22,11 +22,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.mutate import zero_returns
+from autograder.authoring.notebook import grade_cells, is_grade_cell, read, write
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
-from autograder.mutate import zero_returns
-from autograder.notebook import grade_cells, is_grade_cell, read, write
 from autograder.sandbox import default_env
 from tests import factories
 from tests.redteam import attacks as a

@@ -8,11 +8,11 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from autograder import wire
+from autograder.channel import wire
+from autograder.results import CellRecord, ExecutionReport
 from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
 
 LINE_LIMIT = 64 * 1024 * 1024
@@ -33,36 +33,6 @@ class StudentTimeout(AssertionError):
 
 class KernelDied(AssertionError):
     """The student's kernel is gone (crashed, killed, or stopped answering earlier)."""
-
-
-@dataclass(frozen=True)
-class CellRecord:
-    """What happened to one executed cell inside the container."""
-
-    index: int
-    """Position of the cell in the notebook."""
-    cell_id: str
-    """nbformat cell id."""
-    status: str
-    """'ok' or 'error'."""
-    error: str | None
-    """'Type: message' of the error, if any."""
-    seconds: float
-    """Execution time."""
-    outputs: tuple[dict[str, Any], ...]
-    """nbformat output dicts (text bounded, images as base64 PNG)."""
-
-
-@dataclass
-class ExecutionReport:
-    """The notebook run inside the container."""
-
-    cells: list[CellRecord] = field(default_factory=list)
-    """Executed cells in order."""
-    seconds: float = 0.0
-    """Time from start to ready, container start included."""
-    failure: str | None = None
-    """Why execution did not finish, if it did not."""
 
 
 class _Reader(threading.Thread):
@@ -131,7 +101,7 @@ class KernelSession:
         if not sandbox.isolated:  # debugging mode: host paths, nothing hidden
             env["AUTOGRADER_DATA_DIR"], target = str(data_root or ""), str(staged)
         self.process: SandboxProcess = sandbox.spawn(
-            ["python3", "-m", "autograder.kernel", target], mounts=mounts, limits=limits, env=env
+            ["python3", "-m", "autograder.channel.kernel", target], mounts=mounts, limits=limits, env=env
         )
         _Reader(self.process.stdout, self._lines).start()
         self._stderr = _Tail(self.process.stderr)

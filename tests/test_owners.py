@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox, scratch
+from autograder import sandbox
+from autograder.sandbox import owners as scratch
 from autograder.sandbox import available_backends
 from tests.conftest import ROOT
 from tests.test_sandbox import ISOLATED, _processes_with
@@ -114,7 +115,7 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
 PROCESS = """
 import time
 from multiprocessing import util
-from autograder import scratch
+from autograder.sandbox import owners as scratch
 with scratch.temporary_files_in(scratch.process_folder()):
     print(util.get_temp_dir(), flush=True)
 time.sleep(300)

@@ -9,13 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.assign import release_notebook, solution_notebook
-from autograder.config import Assignment, load_assignment
-from autograder.datasets import data_dir as resolve_data_dir
-from autograder.examples import copy_artifacts
-from autograder.grade import BatchResult, GradeOptions, SubmissionResult, grade
-from autograder.mutate import mutants
-from autograder.notebook import (
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.mutate import mutants
+from autograder.authoring.notebook import (
     HIDDEN_BEGIN,
     HIDDEN_END,
     SOLUTION_BEGIN,
@@ -25,6 +21,11 @@ from autograder.notebook import (
     read,
     write,
 )
+from autograder.config import Assignment, load_assignment
+from autograder.datasets import data_dir as resolve_data_dir
+from autograder.examples import copy_artifacts
+from autograder.grading.batch import GradeOptions, grade
+from autograder.results import BatchResult, SubmissionResult
 
 
 @dataclass(frozen=True)

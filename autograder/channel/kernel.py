@@ -1,6 +1,6 @@
 """In-container side: execute the student's notebook, then answer data-only calls over a pipe.
 
-Runs as ``python -m autograder.kernel SUBMISSION_DIR`` inside the sandbox. The
+Runs as ``python -m autograder.channel.kernel SUBMISSION_DIR`` inside the sandbox. The
 channel is the process's original stdout; student output is captured per cell (bounded) and
 anything written straight to file descriptor 1 lands on stderr instead. Everything here runs
 next to untrusted code, so nothing here is trusted by the grader: it only moves data.
@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import IO, Any
 
-from autograder import wire
+from autograder.channel import wire
 
 OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from autograder.authoring.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import DATA_DIR_ENV
 from autograder.datasets import data_dir as resolve_data_dir
-from autograder.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
 
 
 class AssignError(RuntimeError):

@@ -11,9 +11,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from autograder.authoring.notebook import NotebookError, is_grade_cell, is_skipped, read
+from autograder.channel.kernel import CELLS_FILE
 from autograder.config import Assignment
-from autograder.kernel import CELLS_FILE
-from autograder.notebook import NotebookError, is_grade_cell, is_skipped, read
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_MB = 50

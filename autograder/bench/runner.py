@@ -1,7 +1,7 @@
 """Grading throughput, side by side: this grader, raw nbclient, `otter run` and `nbgrader autograde`.
 
 Every tool grades the same submissions, built from the course itself, on the same machine, one
-after another. Run ``python -m autograder.bench --help`` for the options.
+after another. Run ``python -m autograder.bench.runner --help`` for the options.
 
 This module is imported again as ``__mp_main__`` in every grading worker (forkserver), so its
 top level imports only the standard library; everything else is imported where it is used.
@@ -31,15 +31,15 @@ import autograder._startup  # noqa: F401  (stdlib only: trims nbformat's import 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+    from autograder.authoring.notebook import GradeCell
     from autograder.config import Assignment
-    from autograder.notebook import GradeCell
-    from autograder.submissions import Submission
+    from autograder.grading.submissions import Submission
 
 DEFAULT_ASSIGNMENTS = ("backpropagation_simulation",)
 """Assignments benchmarked when none is named (NumPy only: fast, and no data set needed)."""
 KINDS = ("solution", "stub", "zero-returns", "mutant")
 """Submission kinds, cycled: the solution, the blank release, wrong values everywhere, one mutant."""
-KERNEL_MARKERS = ("ipykernel_launcher", "autograder.kernel")
+KERNEL_MARKERS = ("ipykernel_launcher", "autograder.channel.kernel")
 """Command-line words that identify a notebook kernel process, ours or Jupyter's."""
 OURS, RAW, OTTER, NBGRADER = "autograder grade", "nbclient (raw run)", "otter run", "nbgrader autograde"
 """Row labels."""
@@ -124,7 +124,7 @@ class BenchOptions:
 class PeakMonitor(threading.Thread):
     """Samples, from the host, peak memory of the kernels this process starts (directly or not).
 
-    Kernel processes are found by command line (``ipykernel_launcher``, ``autograder.kernel``)
+    Kernel processes are found by command line (``ipykernel_launcher``, ``autograder.channel.kernel``)
     among this process's descendants; their VmHWM is read from /proc. For a container the kernel's
     memory cgroup (from /proc/PID/cgroup) is read too: memory.max_usage_in_bytes (cgroup v1) or
     memory.peak (v2). Values are sampled every ``interval`` seconds while the kernel lives.
@@ -199,7 +199,7 @@ class PeakMonitor(threading.Thread):
         words = [a.decode(errors="replace") for a in argv]
         if any(marker in words for marker in KERNEL_MARKERS):
             self._candidates.discard(pid)
-            cgroup = _memory_cgroup(pid) if "autograder.kernel" in words else None
+            cgroup = _memory_cgroup(pid) if "autograder.channel.kernel" in words else None
             self._kernels[pid] = (self.label, cgroup)
 
 
@@ -248,8 +248,8 @@ def _cgroup_peak(folder: Path) -> int:
 
 
 def _kind_notebook(assignment: Assignment, kind: str, index: int) -> NotebookNode:
-    from autograder.assign import release_notebook, solution_notebook
-    from autograder.mutate import mutants, zero_returns
+    from autograder.authoring.assign import release_notebook, solution_notebook
+    from autograder.authoring.mutate import mutants, zero_returns
 
     solution = solution_notebook(assignment)
     if kind == "solution":
@@ -275,7 +275,7 @@ def _copy_artifacts(assignment: Assignment, dest: Path) -> None:
 
 def build_submissions(assignment: Assignment, dest: Path, n: int, prefix: str) -> list[str]:
     """Write ``dest/<student>/<notebook>`` for ``n`` students cycling through KINDS; return the ids."""
-    from autograder.notebook import write
+    from autograder.authoring.notebook import write
 
     students = []
     for index in range(n):
@@ -301,7 +301,7 @@ def copy_beside(notebook: Path, folder: Path) -> list[Path]:
 
 def baseline_notebook(path: Path) -> NotebookNode:
     """The submission as the other tools run it: cells tagged skip-in-grading removed (no tool trains)."""
-    from autograder.notebook import is_skipped, read
+    from autograder.authoring.notebook import is_skipped, read
 
     nb = read(path)
     nb.cells = [c for c in nb.cells if not is_skipped(c)]
@@ -403,7 +403,7 @@ import os as _ag_os
 import pathlib as _ag_pathlib
 import types as _ag_types
 
-from autograder.checks import LocalStudent as _AgLocalStudent
+from autograder.student.checks import LocalStudent as _AgLocalStudent
 
 
 def _ag_run(test, namespace):
@@ -482,7 +482,7 @@ def _otter_submission(notebook: Path, folder: Path) -> Path:
     """The notebook, or a zip of it and its artifacts (`otter run` unpacks a zip into its submission folder)."""
     import zipfile
 
-    from autograder.notebook import write
+    from autograder.authoring.notebook import write
 
     target = folder / "submission" / notebook.name
     target.parent.mkdir()
@@ -535,7 +535,7 @@ def nbgrader_cells(cell: GradeCell) -> list[NotebookNode]:
 
 def nbgrader_notebook(nb: NotebookNode, cells: Sequence[GradeCell]) -> NotebookNode:
     """Replace each of our test cells by its nbgrader form (same for source and submissions)."""
-    from autograder.notebook import is_grade_cell
+    from autograder.authoring.notebook import is_grade_cell
 
     by_id = {c.grade_id: c for c in cells}
     new_cells: list[NotebookNode] = []
@@ -552,7 +552,7 @@ def nbgrader_notebook(nb: NotebookNode, cells: Sequence[GradeCell]) -> NotebookN
 def build_nbgrader_course(assignment: Assignment, cells: Sequence[GradeCell], notebooks: dict[str, Path],
                           root: Path) -> Path:
     """A throw-away nbgrader course: source, generated release and gradebook, and submitted/."""
-    from autograder.notebook import is_skipped, read, write
+    from autograder.authoring.notebook import is_skipped, read, write
 
     name, notebook = assignment.name, assignment.config.notebook
     root.mkdir(parents=True)
@@ -636,7 +636,7 @@ class _Clock:
 
 def _probe_channel(clock: _Clock) -> None:
     """Before the session closes, time a few trivial requests: the channel's own round-trip cost."""
-    from autograder.channel import KernelSession
+    from autograder.channel.session import KernelSession
 
     close = KernelSession.close
 
@@ -654,8 +654,8 @@ def _probe_channel(clock: _Clock) -> None:
 def profile_one(assignment: Assignment, submission: Submission, sandbox: str, submitted_at: float,
                 cprofile: str | None) -> dict[str, float]:
     """Grade one submission in this (fresh) worker, timing each phase; run through grade's executor."""
-    import autograder.grade as grade
-    from autograder.channel import KernelSession
+    import autograder.grading.worker as grade
+    from autograder.channel.session import KernelSession
 
     entered = time.time()
     clock = _Clock()
@@ -673,10 +673,10 @@ def profile_one(assignment: Assignment, submission: Submission, sandbox: str, su
 
         profiler = cProfile.Profile()
         profiler.enable()
-    from autograder.scratch import run_folder
+    from autograder.sandbox.owners import run_folder
 
     with run_folder() as run:
-        result = grade._grade_in_worker(assignment, submission, options, run)  # exactly what a batch worker runs
+        result = grade.grade_in_worker(assignment, submission, options, run)  # exactly what a batch worker runs
     if profiler is not None and cprofile:
         profiler.disable()
         profiler.dump_stats(str(Path(cprofile) / f"{submission.student_id}.pstats"))
@@ -710,8 +710,8 @@ def _phases(clock: _Clock, result: Any, worker_start: float, total: float) -> di
 def profile(assignment: Assignment, subs: Path, work: Path, *, count: int, sandbox: str,
             cprofile: Path | None) -> dict[str, list[float]]:
     """Phase breakdown of ``count`` submissions, each graded alone in a fresh forkserver worker."""
-    from autograder.grade import _executor
-    from autograder.submissions import discover
+    from autograder.grading.batch import _executor
+    from autograder.grading.submissions import discover
 
     found = discover(subs, work, assignment.config.notebook)[:count]
     phases: dict[str, list[float]] = {}
@@ -731,8 +731,8 @@ def profile(assignment: Assignment, subs: Path, work: Path, *, count: int, sandb
 def _parent_side(assignment: Assignment, subs: Path, work: Path, student: str) -> dict[str, list[float]]:
     """Gradebook write and feedback page, as the batch's parent process does them after each result."""
     from autograder import feedback, gradebook
-    from autograder.grade import SubmissionResult
-    from autograder.notebook import grade_cells, read
+    from autograder.authoring.notebook import grade_cells, read
+    from autograder.results import SubmissionResult
 
     cells = grade_cells(read(assignment.source_notebook))
     notebook = Path(assignment.config.notebook).stem
@@ -768,7 +768,7 @@ def _agreement(run: ToolRun, ours: ToolRun | None) -> str:
 
 def _ensure_artifacts(assignment: Assignment) -> None:
     """Run ``assign`` when the solution's artifacts (e.g. a trained model) are not there yet."""
-    from autograder.assign import assign
+    from autograder.authoring.assign import assign
 
     fixtures = assignment.root / (assignment.config.solution_fixtures or "-")
     missing = [a for a in assignment.config.artifacts
@@ -780,8 +780,8 @@ def _ensure_artifacts(assignment: Assignment) -> None:
 def bench_assignment(name: str, options: BenchOptions, work: Path, monitor: PeakMonitor,
                      say: Callable[[str], None]) -> tuple[list[ToolRun], dict[str, list[float]]]:
     """Every tool on the same ``options.n`` submissions of assignment ``name``."""
+    from autograder.authoring.notebook import grade_cells, read
     from autograder.config import load_assignment
-    from autograder.notebook import grade_cells, read
 
     assignment = load_assignment(name, options.root)
     _ensure_artifacts(assignment)
@@ -944,7 +944,7 @@ def run_bench(options: BenchOptions) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench") -> BenchOptions:
+def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench.runner") -> BenchOptions:
     """Command-line options -> BenchOptions."""
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -977,8 +977,8 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m autogra
                         profile=args.profile, cprofile=args.cprofile, work=args.work, root=args.course)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench") -> None:
-    """Entry point of ``python -m autograder.bench`` and ``autograder bench``."""
+def main(argv: Sequence[str] | None = None, prog: str = "python -m autograder.bench.runner") -> None:
+    """Entry point of ``python -m autograder.bench.runner`` and ``autograder bench``."""
     run_bench(parse_args(argv, prog))
 
 

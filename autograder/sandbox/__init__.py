@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import autograder
-from autograder.scratch import owner_alive, owner_of, owner_tag
+from autograder.sandbox.owners import owner_alive, owner_of, owner_tag
 
 log = logging.getLogger(__name__)
 
@@ -447,7 +447,7 @@ def _cgroup_parents() -> set[Path]:
 
 
 CONTAINER_PREFIX = "ag-"
-"""Container and cgroup names: ``ag-<owner tag>-<random>`` (see :mod:`autograder.scratch`)."""
+"""Container and cgroup names: ``ag-<owner tag>-<random>`` (see :mod:`autograder.sandbox.owners`)."""
 
 
 def _container_name() -> str:

@@ -4,49 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autograder import wire
-from autograder.channel import ExecutionReport, KernelSession
-from autograder.notebook import GradeCell
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one test function."""
-
-    grade_id: str
-    """The test cell it belongs to."""
-    name: str
-    """The test function's name."""
-    hidden: bool
-    """Whether students could see this test in their notebook."""
-    passed: bool
-    """Whether it passed."""
-    message: str
-    """Why it failed (the assertion's message; never test code), or ''."""
-    seconds: float
-    """Time the test took, calls into the container included."""
-    skipped: bool = False
-    """The test skipped itself (e.g. an audit-only check); it does not count toward the cell's share."""
-
-
-@dataclass(frozen=True)
-class CellScore:
-    """Points earned on one test cell."""
-
-    grade_id: str
-    """nbgrader grade cell id."""
-    score: float
-    """Points earned: the cell's points times the share of its tests that passed."""
-    max_score: float
-    """Points available."""
-    checks: tuple[CheckResult, ...]
-    """Each test's outcome."""
+from autograder.authoring.notebook import GradeCell
+from autograder.channel import wire
+from autograder.channel.session import KernelSession
+from autograder.results import CellScore, CheckResult, ExecutionReport
 
 
 class RemoteHandle:

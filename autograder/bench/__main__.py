@@ -1,0 +1,5 @@
+"""``python -m autograder.bench``."""
+
+from autograder.bench.runner import main
+
+main()

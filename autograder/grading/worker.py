@@ -1,0 +1,131 @@
+"""One submission, start to finish, in one worker process: stage, run in a container, test, score."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read
+from autograder.channel.session import KernelSession
+from autograder.config import Assignment
+from autograder.datasets import data_dir as resolve_data_dir
+from autograder.grading.harness import Student, run_tests, zero_scores
+from autograder.grading.submissions import Submission, file_digest, stage, submitted_files
+from autograder.results import CellScore, ExecutionReport, SubmissionResult
+from autograder.sandbox import Limits, get_sandbox
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade a batch."""
+
+    sandbox: str = "auto"
+    """Container backend: auto, runc, bwrap, docker, or local (no isolation: debugging only)."""
+    jobs: int = 2
+    """Submissions graded in parallel."""
+    data_dir: Path | None = None
+    """Data directory (default: $AUTOGRADER_DATA_DIR, else ./data)."""
+    retrain: bool = False
+    """Also run cells tagged skip-in-grading (audit mode)."""
+    force: bool = False
+    """Regrade submissions whose files have not changed since they were graded."""
+
+
+def _limits(assignment: Assignment) -> Limits:
+    lim = assignment.config.limits
+    cpu = int(lim.notebook_timeout_s * 2 + 120)
+    return Limits(memory_mb=lim.memory_mb, pids=lim.pids, cpu_seconds=cpu, scratch_mb=lim.scratch_mb)
+
+
+def skip_ids(assignment: Assignment) -> set[str]:
+    """Ids of the source cells that grading does not execute (tagged skip-in-grading)."""
+    nb = read(assignment.source_notebook)
+    return {str(c.get("id")) for c in nb.cells if is_skipped(c)}
+
+
+def grade_submission(
+    assignment: Assignment, submission: Submission, options: GradeOptions, workdir: Path
+) -> SubmissionResult:
+    """Grade one submission; never raises for anything the submission does."""
+    started = time.perf_counter()
+    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    max_score = sum(c.points for c in cells)
+    files = submitted_files(submission, assignment)
+    digest = file_digest(files) if files else ""
+    if submission.problem or submission.notebook is None:
+        reason = submission.problem or "no notebook was submitted"
+        return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
+                                reason, digest=digest, seconds=time.perf_counter() - started)
+    staged = workdir / "submission"
+    try:
+        notes = stage(submission, assignment, staged, None if options.retrain else skip_ids(assignment))
+    except NotebookError as exc:
+        reason = str(exc).replace(str(submission.notebook.parent) + "/", "")
+        return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
+                                reason, digest=digest, seconds=time.perf_counter() - started)
+    scores, report, details = _run(assignment, cells, staged, options, workdir)
+    cell_notes = [f"cell {c.index} raised {c.error}" for c in report.cells if c.status == "error"]
+    score = round(sum(c.score for c in scores), 6)
+    return SubmissionResult(
+        submission.student_id, score, max_score, tuple(scores), report.failure,
+        notes=tuple(notes + cell_notes), execution=report,
+        seconds=time.perf_counter() - started, digest=digest, details=tuple(details),
+    )
+
+
+def _run(
+    assignment: Assignment, cells: list[GradeCell], staged: Path, options: GradeOptions, workdir: Path
+) -> tuple[list[CellScore], ExecutionReport, list[dict[str, Any]]]:
+    limits = assignment.config.limits
+    timeout = limits.notebook_timeout_s * (4 if options.retrain else 1)
+    data_root = resolve_data_dir(options.data_dir)
+    session = KernelSession(
+        get_sandbox(options.sandbox), staged, limits=_limits(assignment), data_root=data_root,
+        data=assignment.config.data, call_timeout=limits.call_timeout_s,
+    )
+    try:
+        report = session.wait_ready(timeout)
+        if report.failure:
+            session._dead = report.failure
+        student = Student(session, report)
+        retrained = _fetch_artifacts(assignment, student, workdir / "retrained") if options.retrain else None
+        scores, details = run_tests(
+            cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests", retrained=retrained
+        )
+    finally:
+        session.close()
+    return scores, report, details
+
+
+def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Path:
+    """Copy the artifacts the audit run wrote in the container out, as bytes over the channel."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in assignment.config.artifacts:
+        try:
+            data = student.read_file(name)
+        except AssertionError:  # not written, too big, or the kernel is gone: the tests will say so
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return dest
+
+
+def grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions,
+                     run: Path) -> SubmissionResult:
+    # What the worker inherits from the server lives as long as the worker: keep the collector off
+    # it (pytest runs gc.collect() twice per session; a full pass over that heap costs ~0.1 s).
+    gc.freeze()
+    # This process grades one submission and exits: everything it makes (staging, container bundles)
+    # goes into the batch's run folder, which a later grader sweeps if this batch is killed.
+    tempfile.tempdir = str(run)
+    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
+        try:
+            return grade_submission(assignment, submission, options, Path(tmp))
+        except Exception as exc:  # a grader bug must not stop the batch; say so plainly
+            reason = f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor"
+            return SubmissionResult(submission.student_id, 0.0, 0.0, (), reason)

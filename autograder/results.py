@@ -1,0 +1,121 @@
+"""Results of grading as plain frozen data: what a check, a cell, a notebook run and a submission came to.
+
+Nothing here imports the rest of the package: feedback, the gradebook, the CLI and the service read
+these, and grading workers (local or on a cluster) send them back as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one test function."""
+
+    grade_id: str
+    """The test cell it belongs to."""
+    name: str
+    """The test function's name."""
+    hidden: bool
+    """Whether students could see this test in their notebook."""
+    passed: bool
+    """Whether it passed."""
+    message: str
+    """Why it failed (the assertion's message; never test code), or ''."""
+    seconds: float
+    """Time the test took, calls into the container included."""
+    skipped: bool = False
+    """The test skipped itself (e.g. an audit-only check); it does not count toward the cell's share."""
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """Points earned on one test cell."""
+
+    grade_id: str
+    """nbgrader grade cell id."""
+    score: float
+    """Points earned: the cell's points times the share of its tests that passed."""
+    max_score: float
+    """Points available."""
+    checks: tuple[CheckResult, ...]
+    """Each test's outcome."""
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What happened to one executed cell inside the container."""
+
+    index: int
+    """Position of the cell in the notebook."""
+    cell_id: str
+    """nbformat cell id."""
+    status: str
+    """'ok' or 'error'."""
+    error: str | None
+    """'Type: message' of the error, if any."""
+    seconds: float
+    """Execution time."""
+    outputs: tuple[dict[str, Any], ...]
+    """nbformat output dicts (text bounded, images as base64 PNG)."""
+
+
+@dataclass
+class ExecutionReport:
+    """The notebook run inside the container."""
+
+    cells: list[CellRecord] = field(default_factory=list)
+    """Executed cells in order."""
+    seconds: float = 0.0
+    """Time from start to ready, container start included."""
+    failure: str | None = None
+    """Why execution did not finish, if it did not."""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Everything known about one graded submission."""
+
+    student_id: str
+    """Student id."""
+    score: float
+    """Points earned."""
+    max_score: float
+    """Points available."""
+    cells: tuple[CellScore, ...]
+    """Per test cell results."""
+    reason: str | None
+    """Why the whole submission scored 0 or could not run fully, in one sentence."""
+    notes: tuple[str, ...] = ()
+    """Other things the student should know (missing artifacts, cell errors)."""
+    execution: ExecutionReport = field(default_factory=ExecutionReport)
+    """The notebook run inside the container."""
+    seconds: float = 0.0
+    """Wall time for this submission."""
+    digest: str = ""
+    """sha256 of the graded files."""
+    details: tuple[dict[str, Any], ...] = ()
+    """Extra feedback sections recorded by hidden tests (tables, text)."""
+    skipped: bool = False
+    """True when an unchanged, already graded submission was not run again."""
+
+
+@dataclass
+class BatchResult:
+    """A graded batch."""
+
+    assignment: str
+    """Assignment name."""
+    results: list[SubmissionResult]
+    """One per student, sorted by id."""
+    seconds: float
+    """Wall time for the batch."""
+    db_url: str
+    """Where the grades were written."""
+    feedback_dir: Path
+    """Where the HTML pages were written."""
+    swept: str = ""
+    """What this run removed that killed graders had left behind ("" when nothing)."""

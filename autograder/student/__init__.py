@@ -1,0 +1,1 @@
+"""What course notebooks import: public checks and the static import audit."""
