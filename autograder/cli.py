@@ -22,11 +22,27 @@ DATA = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Pat
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    """Print an expected error as one unwrapped line and exit with status 2."""
+    console.print("[bold red]error:[/] ", end="")
+    console.print(str(exc), soft_wrap=True, highlight=False, markup=False)
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: an expected error (``UserError``) becomes one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from autograder.datasets import DatasetError  # datasets/ runs in the container: its own base
+        from autograder.errors import UserError
+
+        try:
+            return super().invoke(ctx)
+        except (UserError, DatasetError) as exc:
+            _fail(exc)
+            return None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nn-week-autograder")
 def main() -> None:
     """Autograder for the neural-network week: author once, grade in a container.
@@ -55,17 +71,14 @@ def assign(names: tuple[str, ...], no_execute: bool, course: Path | None, data_d
       autograder assign backpropagation_simulation
     """
     from autograder.authoring.assign import assign as run_assign
-    from autograder.config import ConfigError, course_root, list_assignments
+    from autograder.config import course_root, list_assignments
 
-    try:
-        root = course or course_root()
-        for name in names or list_assignments(root):
-            with console.status(f"assigning {name} (executing the solution)..."):
-                result = run_assign(name, root=root, run_solution=not no_execute, data_dir=data_dir)
-            where = f"; solution executed in {result.seconds:.1f} s" if result.solution else ""
-            console.print(f"[green]✔[/] {name}: {result.release}{where}")
-    except (ConfigError, ValueError) as exc:
-        _fail(exc)
+    root = course or course_root()
+    for name in names or list_assignments(root):
+        with console.status(f"assigning {name} (executing the solution)..."):
+            result = run_assign(name, root=root, run_solution=not no_execute, data_dir=data_dir)
+        where = f"; solution executed in {result.seconds:.1f} s" if result.solution else ""
+        console.print(f"[green]✔[/] {name}: {result.release}{where}")
 
 
 @main.command()
@@ -136,12 +149,9 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
       autograder grade backpropagation_simulation submissions/
       autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
     """
-    from autograder.config import ConfigError
     from autograder.grading.batch import GradeOptions
     from autograder.grading.batch import grade as run_grade
-    from autograder.grading.submissions import SubmissionError
     from autograder.results import SubmissionResult
-    from autograder.sandbox import SandboxError
 
     options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -153,12 +163,8 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
             status = "unchanged" if result.skipped else (result.reason or "")
             progress.console.print(f"  {result.student_id}: {result.score:g}/{result.max_score:g} {status}")
 
-        try:
-            batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
-                              options=options, on_result=on_result)
-        except (ConfigError, SandboxError, SubmissionError, ValueError) as exc:
-            _fail(exc)
-            return
+        batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
+                          options=options, on_result=on_result)
     table = Table(title=f"{name}: {len(batch.results)} submissions in {batch.seconds:.1f} s")
     for column in ("student", "score", "max", "seconds", "status"):
         table.add_column(column)

@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from autograder.authoring.notebook import GradeCell
+from autograder.errors import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from nbgrader.api import Gradebook
+
+class GradebookError(UserError, ValueError):
+    """The gradebook asked for does not exist or does not hold what was asked; the message says which."""
+
 
 _RESULTS_TABLE = """
 CREATE TABLE IF NOT EXISTS autograder_result (
@@ -178,9 +183,26 @@ def _set_scores(submission: Any, notebook: str, scores: Mapping[str, float]) -> 
 
 
 def export_csv(url: str, assignment: str, dest: Path) -> Path:
-    """Write nbgrader's CSV export (its own plugin, its own columns) for one assignment."""
-    from nbgrader.plugins.export import CsvExportPlugin
+    """Write nbgrader's CSV export (its own plugin, its own columns) for one assignment.
 
+    Raises ``GradebookError`` when ``url`` names a SQLite file that does not exist (a typo must
+    not create an empty gradebook) or when the gradebook holds no assignment of that name.
+    """
+    from nbgrader.api import MissingEntry
+    from nbgrader.plugins.export import CsvExportPlugin
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(str(parsed.database)).is_file():
+            raise GradebookError(f"no gradebook at {parsed.database}: grade first (`autograder grade`) "
+                                 "or pass --db with the URL of an existing gradebook")
     with open_gradebook(url) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            graded = ", ".join(a.name for a in gb.assignments) or "none"
+            raise GradebookError(f"no assignment {assignment!r} in the gradebook {url} (graded there: "
+                                 f"{graded}); check the name, or grade it first") from None
         CsvExportPlugin(to=str(dest), assignment=[assignment]).export(gb)
     return dest

@@ -27,3 +27,49 @@ def test_assign_writes_release(tiny: Path) -> None:
     result = CliRunner().invoke(main, ["assign", "tiny", "--no-execute", "--course", str(tiny)])
     assert result.exit_code == 0, result.output
     assert (tiny / "release" / "tiny" / "tiny.ipynb").is_file()
+
+
+def _one_error_line(output: str) -> str:
+    """The error output, asserted to be one line with no traceback."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "Traceback" not in output
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["validate", "nope"], ["export", "nope"], ["examples", "nope", "out"]])
+def test_unknown_assignment_is_one_line_in_every_command(command: list[str], tiny: Path, tmp_path: Path) -> None:
+    from autograder.gradebook import open_gradebook
+
+    db = tmp_path / "gb.db"
+    with open_gradebook(f"sqlite:///{db}") as gb:
+        gb.update_or_create_assignment("tiny")
+    extra = ["--db", f"sqlite:///{db}", "--to", str(tmp_path / "g.csv")] if command[0] == "export" else []
+    result = CliRunner().invoke(main, [*command, "--course", str(tiny), *extra])
+    assert result.exit_code == 2
+    line = _one_error_line(result.output)
+    assert "'nope'" in line and "tiny" in line
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_demo_without_the_numpy_assignment_is_one_line(tiny: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--course", str(tiny)])
+    assert result.exit_code == 2
+    assert "backpropagation_simulation" in _one_error_line(result.output)
+
+
+def test_export_with_a_mistyped_db_creates_nothing(tiny: Path, tmp_path: Path) -> None:
+    typo = tmp_path / "gradbook.db"
+    result = CliRunner().invoke(main, ["export", "tiny", "--course", str(tiny), "--db", f"sqlite:///{typo}",
+                                       "--to", str(tmp_path / "g.csv")])
+    assert result.exit_code == 2
+    assert "no gradebook at" in _one_error_line(result.output)
+    assert not typo.exists() and not (tmp_path / "g.csv").exists()
+
+
+def test_validate_reports_an_unreadable_notebook_as_fail(tiny: Path) -> None:
+    (tiny / "source" / "tiny" / "tiny.ipynb").write_text("{ not json", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "tiny", "--course", str(tiny)])
+    assert result.exit_code == 1, result.output
+    assert "FAIL tiny readable" in result.output and "not a readable notebook" in result.output
+    assert "Traceback" not in result.output

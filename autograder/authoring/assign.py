@@ -14,9 +14,10 @@ from autograder.authoring.notebook import RELEASE, SOLUTION, is_skipped, pipelin
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import DATA_DIR_ENV
 from autograder.datasets import data_dir as resolve_data_dir
+from autograder.errors import UserError
 
 
-class AssignError(RuntimeError):
+class AssignError(UserError, RuntimeError):
     """The solution notebook does not run; the message names the cell."""
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.errors import UserError
+
 SKIP_TAG = "skip-in-grading"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -23,7 +25,7 @@ _HIDDEN_RE = re.compile(r"^[ \t]*#+ *(BEGIN|END) HIDDEN TESTS.*$", re.MULTILINE)
 Transform = Callable[[NotebookNode], NotebookNode]
 
 
-class NotebookError(ValueError):
+class NotebookError(UserError, ValueError):
     """A notebook cannot be used; the message says which file, which cell and what to do."""
 
 
@@ -41,6 +43,9 @@ class GradeCell:
     """Names of the test functions students can see and run."""
     hidden_tests: tuple[str, ...]
     """Names of the test functions only the grader runs."""
+    asserts: bool = False
+    """nbgrader style: top-level code (``assert``s) instead of test functions; one check, named after
+    the cell, runs it on the trusted side (grading/asserts.py)."""
 
     @property
     def tests(self) -> tuple[str, ...]:
@@ -80,8 +85,9 @@ def _nbgrader(cell: NotebookNode) -> dict[str, Any]:
 
 
 def is_grade_cell(cell: NotebookNode) -> bool:
-    """Whether the cell is an autograded test cell."""
-    return cell.cell_type == "code" and bool(_nbgrader(cell).get("grade"))
+    """Whether the cell is an autograded test cell (a graded solution cell is a hand-graded answer)."""
+    meta = _nbgrader(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def is_skipped(cell: NotebookNode) -> bool:
@@ -127,8 +133,12 @@ def grade_cells(nb: NotebookNode, where: str = "notebook") -> list[GradeCell]:
             raise NotebookError(f"{at}: a grade cell needs 'grade_id' and 'points' in its nbgrader metadata")
         public = _test_functions(strip_hidden_source(cell.source), at)
         every = _test_functions(_HIDDEN_RE.sub("", cell.source), at)
-        if not every:
-            raise NotebookError(f"{at}: a grade cell needs at least one `def test_...(student):` function")
+        if not every:  # nbgrader style: the cell's own code is the test (one check)
+            hidden_region = strip_hidden_source(cell.source).strip() != _HIDDEN_RE.sub("", cell.source).strip()
+            check = (str(meta["grade_id"]),)
+            cells.append(GradeCell(meta["grade_id"], float(meta["points"]), cell.source,
+                                   () if hidden_region else check, check if hidden_region else (), asserts=True))
+            continue
         hidden = tuple(name for name in every if name not in public)
         cells.append(GradeCell(meta["grade_id"], float(meta["points"]), cell.source, tuple(public), hidden))
     ids = [c.grade_id for c in cells]

@@ -17,11 +17,12 @@ from autograder.authoring.notebook import (
     SOLUTION_BEGIN,
     SOLUTION_END,
     GradeCell,
+    NotebookError,
     grade_cells,
     read,
     write,
 )
-from autograder.config import Assignment, load_assignment
+from autograder.config import Assignment, ConfigError, course_root, list_assignments, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.examples import copy_artifacts
 from autograder.grading.batch import GradeOptions, grade
@@ -98,7 +99,12 @@ def check_drift(assignment: Assignment) -> list[str]:
         problems.append(f"{release} is stale or missing; run `autograder assign {assignment.name}`")
     solution = assignment.solutions_dir / assignment.config.notebook
     want = [c.source for c in solution_notebook(assignment).cells]
-    if not solution.is_file() or [c.source for c in read(solution).cells] != want:
+    try:
+        stale = not solution.is_file() or [c.source for c in read(solution).cells] != want
+    except NotebookError as exc:
+        problems.append(f"{exc}; run `autograder assign {assignment.name}` to write it again")
+        stale = False
+    if stale:
         problems.append(f"{solution} is stale or missing; run `autograder assign {assignment.name}`")
     return problems
 
@@ -244,11 +250,25 @@ def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, Submi
 
 def validate(names: list[str], *, root: Path | None = None, options: GradeOptions = GradeOptions(),
              mutation_limit: int = 30, on_finding: Callable[[Finding], None] | None = None) -> Report:
-    """Validate each named assignment; the report says what failed and how to fix it."""
+    """Validate each named assignment; the report says what failed and how to fix it.
+
+    An unknown name raises ``ConfigError`` before any work; a settings file or notebook that cannot
+    be read is a failed ``readable`` check for that assignment, and the others are still validated.
+    """
+    course = root or course_root()
+    known = list_assignments(course)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"no assignment {', '.join(map(repr, unknown))} in {course / 'source'} "
+                          f"(known: {', '.join(known) or 'none'}); check the name")
     report = Report()
     for name in names:
         started = time.perf_counter()
-        for finding in validate_one(load_assignment(name, root), options, mutation_limit=mutation_limit):
+        try:
+            findings = validate_one(load_assignment(name, course), options, mutation_limit=mutation_limit)
+        except (ConfigError, NotebookError) as exc:  # unreadable settings or source notebook
+            findings = [Finding(name, "readable", False, str(exc))]
+        for finding in findings:
             report.findings.append(finding)
             if on_finding:
                 on_finding(finding)

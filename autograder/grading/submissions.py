@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from autograder.authoring.notebook import NotebookError, is_grade_cell, is_skipped, read
 from autograder.channel.kernel import CELLS_FILE
 from autograder.config import Assignment
+from autograder.errors import UserError
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_MB = 50
@@ -24,7 +25,7 @@ MAX_ZIP_MB = 4096
 """Largest total uncompressed size of a submissions zip."""
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError, ValueError):
     """The submissions folder or zip itself cannot be read (not one student's problem)."""
 
 
