@@ -73,3 +73,16 @@ def test_validate_reports_an_unreadable_notebook_as_fail(tiny: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "FAIL tiny readable" in result.output and "not a readable notebook" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_expected_error_type_is_a_user_error() -> None:
+    from autograder.authoring.assign import AssignError
+    from autograder.authoring.notebook import NotebookError
+    from autograder.config import ConfigError
+    from autograder.errors import UserError
+    from autograder.gradebook import GradebookError
+    from autograder.grading.submissions import SubmissionError
+    from autograder.sandbox import SandboxError
+
+    for error in (AssignError, NotebookError, ConfigError, GradebookError, SubmissionError, SandboxError):
+        assert issubclass(error, UserError), error
