@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,6 +29,19 @@ class Limits(BaseModel):
     scratch_mb: int = Field(512, ge=16, description="Writable scratch space (HOME and /tmp).")
 
 
+class Policy(BaseModel):
+    """When and how often students may submit through ``autograder serve``, and which submission counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deadline: dt.datetime | None = Field(None, description="Due date; give a UTC offset (a naive time is UTC).")
+    late_penalty: float = Field(0, ge=0, le=1, description="Share of the points lost per started day late.")
+    accept_late: bool = Field(True, description="Accept uploads after the deadline (with the penalty).")
+    counts: Literal["last", "best"] = Field("best", description="Which graded submission the gradebook keeps.")
+    cooldown_s: float = Field(0, ge=0, description="Seconds a student waits between two uploads.")
+    daily_limit: int = Field(0, ge=0, description="Uploads per student in any 24 hours (0: no limit).")
+
+
 class AssignmentConfig(BaseModel):
     """One assignment's settings (``source/<name>/assignment.toml``)."""
 
@@ -45,6 +60,7 @@ class AssignmentConfig(BaseModel):
         "the solution skips training cells and starts from these files.",
     )
     limits: Limits = Field(default_factory=Limits, description="Container limits.")
+    policy: Policy = Field(default_factory=Policy, description="Submission rules for `autograder serve`.")
     mutation_exempt: dict[str, str] = Field(
         default_factory=dict,
         description="Hidden tests that mutating solution code cannot reach (they judge submitted files), "

@@ -128,8 +128,15 @@ def record(
     *,
     digest: str,
     reason: str | None,
+    timestamp: dt.datetime | None = None,
+    late_penalty: float | None = None,
 ) -> None:
-    """Write one submission's grades in a single transaction (all rows or none)."""
+    """Write one submission's grades in a single transaction (all rows or none).
+
+    ``timestamp`` (naive UTC) is when it was submitted (default: now); ``late_penalty`` points go to
+    nbgrader's own late-penalty column, which its export subtracts. Statements the caller ran on
+    ``gb.db`` before this call commit (or roll back) with it.
+    """
     from nbgrader.api import MissingEntry, Student
 
     db = gb.db
@@ -144,8 +151,11 @@ def record(
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
                 submission = _new_submission(gb, assignment, person)
-            submission.timestamp = now
+            submission.timestamp = timestamp or now
             _set_scores(submission, notebook, scores)
+            if late_penalty is not None:
+                for nb in submission.notebooks:
+                    nb.late_submission_penalty = late_penalty if nb.name == notebook else 0.0
         db.execute(text("DELETE FROM autograder_result WHERE assignment = :a AND student = :s"),
                    {"a": assignment, "s": student})
         db.execute(
