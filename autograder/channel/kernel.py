@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import IO, Any
 
-from autograder.channel import wire
+from autograder.channel import calls, errors, wire
 
 OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""
@@ -119,7 +119,7 @@ def run_cell(shell: Any, source: str) -> dict[str, Any]:
 
 
 class Server:
-    """Answers requests from the grader: call, value, has, modules."""
+    """Answers requests from the grader: call, item, value, has, modules, read_file."""
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.namespace = namespace
@@ -167,12 +167,19 @@ class Server:
         with open(path, "rb") as handle:
             return wire.encode(handle.read())
 
-    def handle(self, request: dict[str, Any]) -> Any:
-        op = request.get("op")
-        if op == "call":
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The reply fields for one request: its value, and for calls the call's report."""
+        if request.get("op") == "call":
             args = self._import(request.get("args", []))
             kwargs = self._import(request.get("kwargs", {"$dict": {}}))
-            return self._export(self._target(request)(*args, **kwargs))
+            report = calls.watched_call(self._target(request), tuple(args), dict(kwargs))
+            return {"value": self._export(report.value), "report": calls.report_data(report)}
+        return {"value": self._answer(request)}
+
+    def _answer(self, request: dict[str, Any]) -> Any:
+        op = request.get("op")
+        if op == "item":  # handle[key], the key being data
+            return self._export(self.handles[int(request["handle"])][self._import(request.get("args", []))[0]])
         if op == "value":
             return self._export(self._target(request))
         if op == "has":
@@ -197,17 +204,16 @@ def serve(server: Server, requests: IO[bytes], replies: IO[bytes]) -> None:
         request = wire.loads(line)
         reply: dict[str, Any] = {"id": request.get("id")}
         try:
-            reply["value"] = server.handle(request)
+            reply.update(server.handle(request))
             reply["ok"] = True
         except BaseException as exc:  # report every failure of student code as data
             if isinstance(exc, KeyboardInterrupt):
                 raise
             frames = traceback.format_exception(exc)
-            reply.update(ok=False, error={
-                "type": type(exc).__name__,
-                "message": str(exc)[:2000],
-                "traceback": "".join(frames[-6:])[-4000:],
-            })
+            info = errors.describe(exc)
+            if isinstance(exc, wire.WireError):  # the reply could not be encoded: not the student's ValueError
+                info["builtin"] = None
+            reply.update(ok=False, error={**info, "traceback": "".join(frames[-6:])[-4000:]})
         replies.write(wire.dumps(reply))
 
 
@@ -231,10 +237,19 @@ def _stage(submission: str) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("submission", help="read-only folder with the submission and " + CELLS_FILE)
+    parser.add_argument("--warm", action="store_true",
+                        help="load the imports, then wait for a go line before reading the submission")
     args = parser.parse_args(argv)
     requests, replies = _open_channel()
-    cells = _stage(args.submission)
-    shell = _make_shell()
+    if args.warm:  # started ahead of need: the submission folder is filled just before "go"
+        shell = _make_shell()
+        replies.write(wire.dumps({"event": "warm"}))
+        if not requests.readline():
+            return  # the pool closed without using this kernel
+        cells = _stage(args.submission)
+    else:
+        cells = _stage(args.submission)
+        shell = _make_shell()
     started = time.perf_counter()
     records = []
     for cell in cells:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from autograder.channel import wire
+from autograder.channel.calls import CallReport, report_from_data
+from autograder.channel.errors import ChannelError, KernelDied, StudentCodeError, StudentTimeout, rebuild
 from autograder.results import CellRecord, ExecutionReport
 from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
 
@@ -23,16 +25,7 @@ DATA_TARGET = "/data"
 """Where dataset folders are mounted, read-only, in the container."""
 
 
-class StudentCodeError(AssertionError):
-    """The student's code raised while a test called it; the message is for the student."""
-
-
-class StudentTimeout(AssertionError):
-    """A call into the student's code did not answer in time."""
-
-
-class KernelDied(AssertionError):
-    """The student's kernel is gone (crashed, killed, or stopped answering earlier)."""
+__all__ = ["CallReport", "ChannelError", "KernelDied", "KernelSession", "StudentCodeError", "StudentTimeout"]
 
 
 class _Reader(threading.Thread):
@@ -75,6 +68,20 @@ class _Tail(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", "replace")[-2000:]
 
 
+def launch_kernel(sandbox: Sandbox, staged: Path, *, limits: Limits, data_root: Path | None = None,
+                  data: Sequence[str] = (), warm: bool = False) -> SandboxProcess:
+    """Start the kernel in a container; ``warm``: it loads its imports, then waits for a go message."""
+    mounts = [*runtime_mounts(), Mount(staged, SUBMISSION_TARGET)]
+    if data and data_root is not None:
+        mounts += [Mount(data_root / rel, f"{DATA_TARGET}/{rel}") for rel in data]
+    env = {**default_env(), "AUTOGRADER_DATA_DIR": DATA_TARGET}
+    target = SUBMISSION_TARGET
+    if not sandbox.isolated:  # debugging mode: host paths, nothing hidden
+        env["AUTOGRADER_DATA_DIR"], target = str(data_root or ""), str(staged)
+    argv = ["python3", "-m", "autograder.channel.kernel", target, *(["--warm"] if warm else [])]
+    return sandbox.spawn(argv, mounts=mounts, limits=limits, env=env)
+
+
 class KernelSession:
     """One submission's kernel running in a container, reached only through data messages."""
 
@@ -87,22 +94,16 @@ class KernelSession:
         data_root: Path | None = None,
         data: Sequence[str] = (),
         call_timeout: float = 30.0,
+        process: SandboxProcess | None = None,
     ) -> None:
         self.call_timeout = call_timeout
         self._ids = itertools.count(1)
         self._dead: str | None = None
         self._overlong = False  # the kernel sent a message longer than LINE_LIMIT
         self._lines: queue.Queue[bytes | None] = queue.Queue()
-        mounts = [*runtime_mounts(), Mount(staged, SUBMISSION_TARGET)]
-        if data and data_root is not None:
-            mounts += [Mount(data_root / rel, f"{DATA_TARGET}/{rel}") for rel in data]
-        env = {**default_env(), "AUTOGRADER_DATA_DIR": DATA_TARGET}
-        target = SUBMISSION_TARGET
-        if not sandbox.isolated:  # debugging mode: host paths, nothing hidden
-            env["AUTOGRADER_DATA_DIR"], target = str(data_root or ""), str(staged)
-        self.process: SandboxProcess = sandbox.spawn(
-            ["python3", "-m", "autograder.channel.kernel", target], mounts=mounts, limits=limits, env=env
-        )
+        # ``process``: a warm kernel already started for ``staged`` (autograder.grading.warm)
+        self.process: SandboxProcess = process or launch_kernel(sandbox, staged, limits=limits,
+                                                                data_root=data_root, data=data)
         _Reader(self.process.stdout, self._lines).start()
         self._stderr = _Tail(self.process.stderr)
         self._stderr.start()
@@ -170,7 +171,22 @@ class KernelSession:
     def request(self, op: str, name: str = "", *, handle: int | None = None,
                 args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
                 timeout: float | None = None) -> Any:
-        """Send one request and return its decoded value; student errors raise AssertionErrors."""
+        """Send one request and return its decoded value.
+
+        A student exception of an allow-listed built-in type is raised as that type (see
+        ``errors.rebuild``); other failures raise a ``ChannelError``.
+        """
+        reply, request_id, what = self._exchange(op, name, handle, args, kwargs, timeout)
+        return self._result(reply, request_id, what)
+
+    def call(self, name: str, *, handle: int | None = None, args: Sequence[Any] = (),
+             kwargs: dict[str, Any] | None = None, timeout: float | None = None) -> CallReport:
+        """Call a student function (or a method of ``handle``): its value, warnings and changed arguments."""
+        reply, request_id, what = self._exchange("call", name, handle, args, kwargs, timeout)
+        return report_from_data(self._result(reply, request_id, what), reply.get("report"))
+
+    def _exchange(self, op: str, name: str, handle: int | None, args: Sequence[Any],
+                  kwargs: dict[str, Any] | None, timeout: float | None) -> tuple[dict[str, Any], int, str]:
         if self._dead:
             raise KernelDied(self._dead)
         request_id = next(self._ids)
@@ -195,7 +211,7 @@ class KernelSession:
             if self.process.poll() is None:
                 raise StudentTimeout(self._kill(f"{what} did not return within {limit:g} s"))
             raise KernelDied(self._kill(f"your notebook's process stopped while running {what}"))
-        return self._result(reply, request_id, what)
+        return reply, request_id, what
 
     def _result(self, reply: dict[str, Any], request_id: int, what: str) -> Any:
         if reply.get("id") != request_id:
@@ -208,10 +224,7 @@ class KernelSession:
         error = reply.get("error")
         if not isinstance(error, dict):
             raise StudentCodeError(f"{what} failed")
-        kind, text = str(error.get("type", "Error"))[:80], str(error.get("message", ""))[:500]
-        if kind == "NotImplementedError":
-            raise StudentCodeError(f"{what} is not implemented yet (it raised NotImplementedError)")
-        raise StudentCodeError(f"{what} raised {kind}: {text}")
+        raise rebuild(error, what)
 
     def _kill(self, reason: str) -> str:
         """Stop the kernel for good; later calls fail fast with ``reason``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import pytest
 
 from autograder.authoring.notebook import GradeCell
 from autograder.channel import wire
+from autograder.channel.calls import CallReport
+from autograder.channel.errors import student_message
 from autograder.channel.session import KernelSession
 from autograder.results import CellScore, CheckResult, ExecutionReport
 
@@ -32,6 +34,14 @@ class RemoteHandle:
     def has(self, name: str) -> bool:
         """Whether the object has the attribute ``name``."""
         return bool(self._session.request("has", name, handle=self._handle.id))
+
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
+        """Call the method ``name``: its value, the warnings it raised and the arguments it changed."""
+        return _remote_report(self._session, name, self._handle.id, args, kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        """``obj[key]`` evaluated in the student's kernel (``key`` is data)."""
+        return _wrap(self._session, self._session.request("item", "[]", handle=self._handle.id, args=[key]))
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -72,18 +82,26 @@ class Student:
             for c in self._report.cells
         ]
 
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
+        """Call the student's function ``name``: its value, the warnings it raised, the arguments it changed."""
+        return _remote_report(self._session, name, None, args, kwargs)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
         return _remote_callable(self._session, name, None)
 
 
+def _remote_report(session: KernelSession, name: str, handle: int | None, args: Sequence[Any],
+                   kwargs: dict[str, Any]) -> CallReport:
+    report = session.call(name, handle=handle, args=[_unwrap(a) for a in args],
+                          kwargs={k: _unwrap(v) for k, v in kwargs.items()})
+    return CallReport(_wrap(session, report.value), report.warnings, report.changed)
+
+
 def _remote_callable(session: KernelSession, name: str, handle: int | None) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        args_out = [_unwrap(a) for a in args]
-        kwargs_out = {k: _unwrap(v) for k, v in kwargs.items()}
-        raw = session.request("call", name, handle=handle, args=args_out, kwargs=kwargs_out)
-        return _wrap(session, raw)
+        return _remote_report(session, name, handle, args, kwargs).value
 
     call.__name__ = name
     return call
@@ -139,6 +157,7 @@ class GradingPlugin:
         self._retrained = retrained
         self.outcomes: dict[str, tuple[bool, str, float, bool]] = {}
         self.notes = FeedbackNotes()
+        self._student_messages: dict[str, str] = {}
 
     @pytest.fixture(name="student")
     def student_fixture(self) -> Any:
@@ -170,10 +189,21 @@ class GradingPlugin:
         # parse every test module's source for each traceback entry (about 20 ms per failed test).
         config.option.tbstyle = "no"
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+            None, pytest.TestReport, pytest.TestReport]:
+        # an exception the student's code raised (a built-in type crossing the channel) gets the
+        # same sentence as any other failed call: "relu() raised ValueError: ..."
+        report = yield
+        text = student_message(call.excinfo.value) if call.excinfo is not None else None
+        if text and not report.passed:
+            self._student_messages[report.nodeid] = text
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            message = "" if report.skipped else _message(report)
-            self.outcomes[report.nodeid] = (report.passed, message, report.duration, report.skipped)
+            message = "" if report.skipped else self._student_messages.get(report.nodeid) or _message(report)
+            self.outcomes[report.nodeid] = (report.passed, _bounded(message), report.duration, report.skipped)
 
 
 MESSAGE_LIMIT = 1000
@@ -186,10 +216,13 @@ def _message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = str(getattr(crash, "message", "") or report.longrepr or "")
     text = re.sub(r"^([\w.]+\.)?(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
-    text = text.split("\nassert ")[0].strip()
+    return text.split("\nassert ")[0].strip() or "this check failed"
+
+
+def _bounded(text: str) -> str:
     if len(text) > MESSAGE_LIMIT:  # messages quote returned values, which the student controls
         text = text[:MESSAGE_LIMIT] + f" [... {len(text) - MESSAGE_LIMIT} more characters]"
-    return text or "this check failed"
+    return text
 
 
 def module_name(index: int, grade_id: str) -> str:

@@ -13,6 +13,7 @@ from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells,
 from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
+from autograder.grading import warm
 from autograder.grading.harness import Student, run_tests, zero_scores
 from autograder.grading.submissions import Submission, file_digest, stage, submitted_files
 from autograder.results import CellScore, ExecutionReport, SubmissionResult
@@ -35,7 +36,8 @@ class GradeOptions:
     """Regrade submissions whose files have not changed since they were graded."""
 
 
-def _limits(assignment: Assignment) -> Limits:
+def container_limits(assignment: Assignment) -> Limits:
+    """The limits of the container that runs one of ``assignment``'s submissions."""
     lim = assignment.config.limits
     cpu = int(lim.notebook_timeout_s * 2 + 120)
     return Limits(memory_mb=lim.memory_mb, pids=lim.pids, cpu_seconds=cpu, scratch_mb=lim.scratch_mb)
@@ -48,7 +50,8 @@ def skip_ids(assignment: Assignment) -> set[str]:
 
 
 def grade_submission(
-    assignment: Assignment, submission: Submission, options: GradeOptions, workdir: Path
+    assignment: Assignment, submission: Submission, options: GradeOptions, workdir: Path,
+    ticket: warm.Ticket | None = None,
 ) -> SubmissionResult:
     """Grade one submission; never raises for anything the submission does."""
     started = time.perf_counter()
@@ -67,7 +70,7 @@ def grade_submission(
         reason = str(exc).replace(str(submission.notebook.parent) + "/", "")
         return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
                                 reason, digest=digest, seconds=time.perf_counter() - started)
-    scores, report, details = _run(assignment, cells, staged, options, workdir)
+    scores, report, details = _run(assignment, cells, staged, options, workdir, ticket)
     cell_notes = [f"cell {c.index} raised {c.error}" for c in report.cells if c.status == "error"]
     score = round(sum(c.score for c in scores), 6)
     return SubmissionResult(
@@ -78,14 +81,19 @@ def grade_submission(
 
 
 def _run(
-    assignment: Assignment, cells: list[GradeCell], staged: Path, options: GradeOptions, workdir: Path
+    assignment: Assignment, cells: list[GradeCell], staged: Path, options: GradeOptions, workdir: Path,
+    ticket: warm.Ticket | None = None,
 ) -> tuple[list[CellScore], ExecutionReport, list[dict[str, Any]]]:
     limits = assignment.config.limits
     timeout = limits.notebook_timeout_s * (4 if options.retrain else 1)
     data_root = resolve_data_dir(options.data_dir)
+    process = None
+    if ticket is not None:  # a container started ahead of need, its imports loaded: fill it and go
+        leased = warm.lease(ticket, warm.spec_for(assignment, options))
+        staged, process = leased.fill(staged), leased.process
     session = KernelSession(
-        get_sandbox(options.sandbox), staged, limits=_limits(assignment), data_root=data_root,
-        data=assignment.config.data, call_timeout=limits.call_timeout_s,
+        get_sandbox(options.sandbox), staged, limits=container_limits(assignment), data_root=data_root,
+        data=assignment.config.data, call_timeout=limits.call_timeout_s, process=process,
     )
     try:
         report = session.wait_ready(timeout)
@@ -107,7 +115,7 @@ def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Pa
     for name in assignment.config.artifacts:
         try:
             data = student.read_file(name)
-        except AssertionError:  # not written, too big, or the kernel is gone: the tests will say so
+        except Exception:  # not written (OSError), too big (ValueError), kernel gone (ChannelError): the tests say so
             continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +124,7 @@ def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Pa
 
 
 def grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions,
-                     run: Path) -> SubmissionResult:
+                     run: Path, ticket: warm.Ticket | None = None) -> SubmissionResult:
     # What the worker inherits from the server lives as long as the worker: keep the collector off
     # it (pytest runs gc.collect() twice per session; a full pass over that heap costs ~0.1 s).
     gc.freeze()
@@ -125,7 +133,7 @@ def grade_in_worker(assignment: Assignment, submission: Submission, options: Gra
     tempfile.tempdir = str(run)
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
         try:
-            return grade_submission(assignment, submission, options, Path(tmp))
+            return grade_submission(assignment, submission, options, Path(tmp), ticket)
         except Exception as exc:  # a grader bug must not stop the batch; say so plainly
             reason = f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor"
             return SubmissionResult(submission.student_id, 0.0, 0.0, (), reason)

@@ -1,11 +1,20 @@
-"""Public checks inside the student's notebook: the same test code the grader runs, in-process."""
+"""Public checks inside the student's notebook: the same test code the grader runs, in-process.
+
+``LocalStudent`` behaves as the grader's channel does: arguments are copied on the way in,
+objects come back as handles, each call is watched (``CallReport``: warnings, changed
+arguments), and a student exception is raised as the same built-in type, or as
+``StudentCodeError``, exactly as at grading.
+"""
 
 from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from autograder.channel.calls import CallReport, copy_data, watched_call
+from autograder.channel.errors import StudentCodeError, describe, rebuild, student_message
 
 #: Types passed through unchanged; everything else is wrapped in a handle,
 #: exactly as the grader's data-only channel does.
@@ -30,6 +39,34 @@ def _wrap(value: Any) -> Any:
     return value if _is_data(value) else LocalHandle(value)
 
 
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, LocalHandle):
+        return value._obj
+    if isinstance(value, list | tuple):
+        return type(value)(_unwrap(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def _as_graded(action: Callable[[], Any], what: str) -> Any:
+    """Run ``action``; a student exception is raised as the grader would raise it."""
+    try:
+        return action()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the kernel reports every failure the same way
+        raise rebuild(describe(exc), what) from exc
+
+
+def _report(func: Callable[..., Any], what: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> CallReport:
+    # the grader's channel hands the student fresh copies of the test's data
+    args_in = tuple(copy_data([_unwrap(a) for a in args]))
+    kwargs_in = copy_data({k: _unwrap(v) for k, v in kwargs.items()})
+    report: CallReport = _as_graded(lambda: watched_call(func, args_in, kwargs_in), what)
+    return CallReport(_wrap(report.value), report.warnings, report.changed)
+
+
 class LocalHandle:
     """An object from the student's code, reached the way the grader reaches it."""
 
@@ -38,17 +75,25 @@ class LocalHandle:
 
     def value(self, name: str) -> Any:
         """Read the attribute ``name`` as data (or a nested handle)."""
-        return _wrap(getattr(self._obj, name))
+        return _wrap(_as_graded(lambda: getattr(self._obj, name), name))
 
     def has(self, name: str) -> bool:
         """Whether the object has the attribute ``name``."""
         return hasattr(self._obj, name)
 
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
+        """Call the method ``name``: its value, the warnings it raised and the arguments it changed."""
+        method = _as_graded(lambda: getattr(self._obj, name), f"{name}()")
+        return _report(method, f"{name}()", args, kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        """``obj[key]``, as the grader's handles do it."""
+        return _wrap(_as_graded(lambda: self._obj[copy_data(key)], "[]"))
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
-        method = getattr(self._obj, name)
-        return lambda *args, **kwargs: _wrap(method(*args, **kwargs))
+        return lambda *args, **kwargs: self.call_report(name, *args, **kwargs).value
 
 
 class LocalStudent:
@@ -75,14 +120,16 @@ class LocalStudent:
         """Outputs of executed cells; only the grader records them, so this is empty here."""
         return []
 
+    def call_report(self, name: str, /, *args: Any, **kwargs: Any) -> CallReport:
+        """Call the student's function ``name``: its value, the warnings it raised, the arguments it changed."""
+        func = self.value(name)
+        target = func._obj if isinstance(func, LocalHandle) else func
+        return _report(target, f"{name}()", args, kwargs)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
-        func = self.value(name)
-        if not isinstance(func, LocalHandle):
-            raise TypeError(f"`{name}` should be a function, but it is {type(func).__name__}")
-        target = func._obj
-        return lambda *args, **kwargs: _wrap(target(*args, **kwargs))
+        return lambda *args, **kwargs: self.call_report(name, *args, **kwargs).value
 
 
 def _namespace() -> Mapping[str, Any]:
@@ -111,8 +158,10 @@ def check(*tests: Callable[[Any], object]) -> None:
         except NotImplementedError:
             print(f"✘ {name}: not implemented yet")
         except Exception as exc:  # a public check reports, it does not stop the notebook
-            message = str(exc) or type(exc).__name__
-            where = traceback.extract_tb(exc.__traceback__)[-1]
+            message = student_message(exc) or str(exc) or type(exc).__name__
+            rebuilt = student_message(exc) is not None or isinstance(exc, StudentCodeError)
+            origin = exc.__cause__ if rebuilt and exc.__cause__ is not None else exc  # the student's line
+            where = traceback.extract_tb(origin.__traceback__)[-1]
             print(f"✘ {name}: {message} (line {where.lineno})")
         else:
             passed += 1

@@ -1,0 +1,151 @@
+"""One call into student code, watched: floating-point warnings it raised and arguments it changed.
+
+Used by the kernel inside the container and by ``LocalStudent`` in the notebook, so the
+report a test reads is computed by the same code in both places. Only data arguments
+(arrays, lists, dicts, numbers; see ``wire.is_data``) are compared; objects passed by handle
+are not.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograder.channel import wire
+
+WARNING_LIMIT = 20
+"""Distinct warnings kept per call."""
+TEXT_LIMIT = 300
+"""Characters kept per warning or argument path."""
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """What one call into the student's code returned, and what else it did."""
+
+    value: Any
+    """The returned value (data, or a handle to an object in the student's code)."""
+    warnings: tuple[str, ...] = ()
+    """Warnings raised during the call, as "Category: message" (e.g. "RuntimeWarning: overflow
+    encountered in exp"); NumPy's overflow, divide-by-zero and invalid-value conditions warn here
+    whatever the student's ``np.seterr`` says (underflow does not: it is harmless)."""
+    changed: tuple[str, ...] = ()
+    """Arguments the call modified in place, by parameter name (e.g. "params['W1']")."""
+
+
+class _Opaque:
+    """Placeholder for a non-data argument in a snapshot: never compared."""
+
+
+_OPAQUE = _Opaque()
+
+
+def copy_data(value: Any) -> Any:
+    """A deep copy of the data parts of ``value``; other objects are kept as they are."""
+    if type(value) in (list, tuple):
+        return type(value)(copy_data(v) for v in value)
+    if type(value) is dict:
+        return {k: copy_data(v) for k, v in value.items()}
+    return copy.deepcopy(value) if wire.is_data(value) else value
+
+
+def _snapshot(value: Any) -> Any:
+    if type(value) in (list, tuple):
+        return type(value)(_snapshot(v) for v in value)
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    return copy.deepcopy(value) if wire.is_data(value) else _OPAQUE
+
+
+def _differs(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        if not isinstance(after, np.ndarray) or before.shape != after.shape or before.dtype != after.dtype:
+            return True
+        nan_aware = before.dtype.kind in "fc"
+        return not bool(np.array_equal(before, after, equal_nan=nan_aware))
+    if wire._is_pandas(before):
+        return not (type(after) is type(before) and bool(before.equals(after)))
+    return False
+
+
+def _changes(before: Any, after: Any, path: str) -> Iterator[str]:
+    if before is _OPAQUE:
+        return
+    if type(before) in (list, tuple) and type(before) is type(after):
+        if len(before) != len(after):
+            yield path
+            return
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
+            yield from _changes(b, a, f"{path}[{index}]")
+    elif type(before) is dict and type(after) is dict:
+        if list(before) != list(after):
+            yield path
+            return
+        for key in before:
+            yield from _changes(before[key], after[key], f"{path}[{key!r}]")
+    elif type(before) in (list, tuple, dict) or _differs(before, after):
+        yield path
+
+
+def _names(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(parameter name, argument) pairs; positions when the signature cannot be read."""
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    pairs: list[tuple[str, Any]] = []
+    for name, value in bound.arguments.items():
+        kind = inspect.signature(func).parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            pairs += [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            pairs += list(value.items())
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+def _warning_text(record: warnings.WarningMessage) -> str:
+    return f"{record.category.__name__}: {record.message}"[:TEXT_LIMIT]
+
+
+def watched_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> CallReport:
+    """Call ``func(*args, **kwargs)``, recording warnings and in-place changes to data arguments.
+
+    Exceptions from ``func`` propagate unchanged.
+    """
+    pairs = _names(func, args, kwargs)
+    before = [(name, _snapshot(value)) for name, value in pairs]
+    with warnings.catch_warnings(record=True) as caught, np.errstate(
+        over="warn", divide="warn", invalid="warn", under="ignore"
+    ):
+        warnings.simplefilter("always")
+        value = func(*args, **kwargs)
+    texts = list(dict.fromkeys(_warning_text(w) for w in caught))[:WARNING_LIMIT]
+    changed = [path[:TEXT_LIMIT] for (name, snap), (_, now) in zip(before, pairs, strict=True)
+               for path in _changes(snap, now, name)]
+    return CallReport(value, tuple(texts), tuple(changed))
+
+
+def report_data(report: CallReport) -> dict[str, Any]:
+    """The report's warnings and changes as wire data (the value travels separately)."""
+    return {"warnings": list(report.warnings), "changed": list(report.changed)}
+
+
+def report_from_data(value: Any, raw: Any) -> CallReport:
+    """Rebuild a report from untrusted wire data; anything malformed reads as nothing reported."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def strings(key: str) -> tuple[str, ...]:
+        items = raw.get(key)
+        if not isinstance(items, list):
+            return ()
+        return tuple(str(item)[:TEXT_LIMIT] for item in items[:WARNING_LIMIT] if isinstance(item, str))
+
+    return CallReport(value, strings("warnings"), strings("changed"))
