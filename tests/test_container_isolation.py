@@ -45,7 +45,7 @@ def _run(name: str, code: str, *, mounts: list[Mount], limits: Limits = Limits()
     started = time.perf_counter()
     with get_sandbox(name).spawn(["python3", "-c", code], mounts=[*runtime_mounts(), *mounts], limits=limits,
                                  env={**default_env(), **(env or {})}) as proc:
-        out, _ = proc._popen.communicate(timeout=timeout)
+        out, _ = proc.communicate(timeout=timeout)
         return proc.wait(), out, time.perf_counter() - started
 
 

@@ -13,18 +13,19 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.sandbox import owners as scratch
 from autograder.sandbox import available_backends
+from autograder.sandbox import owners as scratch
+from autograder.sandbox.cgroups import container_cgroups
 from tests.conftest import ROOT
 from tests.test_sandbox import ISOLATED, _processes_with
 
 
 def _dead_tag() -> str:
-    """The tag of a process that has exited."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    tag = f"{child.pid}-{scratch._start_time(child.pid)}"
-    child.wait()
-    return tag
+    """The tag of a process that has exited (as it computed it itself)."""
+    code = "from autograder.sandbox.owners import owner_tag; print(owner_tag())"
+    tag = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert tag.strip().startswith(tuple("123456789")), tag
+    return tag.strip()
 
 
 def test_owner_tags_tell_live_dead_and_reused_pids_apart() -> None:
@@ -53,8 +54,8 @@ def test_sweep_removes_only_dead_graders_run_folders(tmp_path: Path) -> None:
     root = os.getuid() == 0
     if root:
         os.chown(foreign, 65534, 65534)  # another user's: not ours to judge
-    swept = scratch.sweep(tmp_path, runc_state=str(tmp_path / "no-runc-state"))
-    assert swept.folders == (2 if root else 3)  # without root the "foreign" one is really ours
+    swept = scratch.sweep_folders(tmp_path)
+    assert swept == (2 if root else 3)  # without root the "foreign" one is really ours
     assert not stale.exists() and not bundle.exists()
     assert running.exists() and untagged.exists()
     assert foreign.exists() == root
@@ -65,7 +66,7 @@ def test_run_folder_is_tagged_and_removed_after_the_run(tmp_path: Path) -> None:
     with scratch.run_folder(tmp_path) as run:
         assert scratch.owner_of(run.name, scratch.RUN_PREFIX) == scratch.owner_tag()
         (run / "work").mkdir()
-        assert scratch.sweep(tmp_path, runc_state=str(tmp_path / "none")).folders == 0  # its owner is alive
+        assert scratch.sweep_folders(tmp_path) == 0  # its owner is alive
         assert run.exists()
     assert not run.exists()
 
@@ -73,9 +74,10 @@ def test_run_folder_is_tagged_and_removed_after_the_run(tmp_path: Path) -> None:
 HOLDER = """
 import os, sys, time
 from autograder.sandbox import get_sandbox, runtime_mounts
+from autograder.sandbox.owners import owner_tag
 proc = get_sandbox(sys.argv[1]).spawn([sys.executable, "-c", "import time; time.sleep(300)  # " + os.environ["MARKER"]],
                                       mounts=runtime_mounts())
-print(proc.container, flush=True)
+print(proc.container, owner_tag(), flush=True)
 time.sleep(300)
 """
 
@@ -89,8 +91,9 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, backend], cwd=ROOT, stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "MARKER": marker})  # not on its own command line
     assert holder.stdout is not None
-    container = holder.stdout.readline().strip()
-    assert scratch.owner_of(container, sandbox.CONTAINER_PREFIX) == f"{holder.pid}-{scratch._start_time(holder.pid)}"
+    container, holder_tag = holder.stdout.readline().split()
+    assert holder_tag.startswith(f"{holder.pid}-") and scratch.owner_alive(holder_tag)
+    assert scratch.owner_of(container, sandbox.CONTAINER_PREFIX) == holder_tag
     for _ in range(100):  # the container's own process is up once its command line shows
         if _processes_with(marker):
             break
@@ -104,12 +107,12 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
         assert state.exists()
     tag = scratch.owner_of(container, sandbox.CONTAINER_PREFIX)
     assert [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag], "its bundle"
-    swept = scratch.sweep()
+    swept = sandbox.sweep()
     assert swept.containers >= (1 if backend == "runc" or os.geteuid() == 0 else 0)
     assert not [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag]
     assert _processes_with(marker) == []
     assert not state.exists()
-    assert not [p / container for p in sandbox._cgroup_parents() if (p / container).exists()], "cgroups left"
+    assert container_cgroups(container) == [], "cgroups left"
 
 
 PROCESS = """
@@ -133,5 +136,5 @@ def test_a_killed_process_folder_and_what_multiprocessing_put_in_it_are_swept(tm
     child.kill()
     child.wait(timeout=30)
     child.stdout.close()
-    assert scratch.sweep(tmp_path, runc_state=str(tmp_path / "none")).folders == 1
+    assert scratch.sweep_folders(tmp_path) == 1
     assert list(tmp_path.iterdir()) == []

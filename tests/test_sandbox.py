@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from autograder import sandbox
 from autograder.sandbox import (
     BwrapSandbox,
     DockerSandbox,
@@ -29,6 +28,7 @@ from autograder.sandbox import (
     available_backends,
     default_env,
     get_sandbox,
+    runc,
     runtime_mounts,
 )
 from tests.conftest import ROOT
@@ -56,7 +56,7 @@ def _run(box: Sandbox, code: str, *, mounts: Sequence[Mount] = (), limits: Limit
     with box.spawn([sys.executable, "-c", code], mounts=[*runtime_mounts(), *mounts], limits=limits,
                    env={**default_env(), **(env or {})}) as proc:
         try:
-            out, err = proc._popen.communicate(timeout=timeout)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"the container ran longer than {timeout} s")
         return Ran(proc.wait(), out.decode(errors="replace"), err.decode(errors="replace"),
@@ -276,7 +276,7 @@ except OSError as exc:
 def test_scratch_is_bounded(box: Sandbox, folder: str) -> None:
     with box.spawn([sys.executable, "-c", FILL, folder], mounts=runtime_mounts(),
                    limits=Limits(scratch_mb=16, file_mb=256)) as proc:
-        out, _ = proc._popen.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
     assert out.split()[:1] == [b"stopped"] and int(out.split()[1]) in (errno.ENOSPC, errno.EFBIG), out
 
 
@@ -362,7 +362,7 @@ def test_limits_must_be_positive() -> None:
 
 
 def test_runc_config_is_locked_down(tmp_path: Path) -> None:
-    config = sandbox._runc_config(["python3"], [Mount(tmp_path, "/submission")], Limits(memory_mb=300, pids=40),
+    config = runc.oci_config(["python3"], [Mount(tmp_path, "/submission")], Limits(memory_mb=300, pids=40),
                                   default_env(), "/home/student")
     text = json.dumps(config)
     process, linux = config["process"], config["linux"]

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
+from autograder.grading.pool import as_completed, make_executor, start_server
 from autograder.grading.submissions import Submission, discover, file_digest, submitted_files
-from autograder.grading.worker import GradeOptions, grade_in_worker
+from autograder.grading.worker import GradeOptions
 from autograder.results import BatchResult, SubmissionResult
-from autograder.sandbox import get_sandbox
-from autograder.sandbox.owners import process_folder, run_folder, sweep, temporary_files_in
+from autograder.sandbox import get_sandbox, sweep
+from autograder.sandbox.owners import run_folder, temporary_files_in
 
 __all__ = ["GradeOptions", "grade", "summary_rows"]
-
-
-_PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grading.worker"]
-"""Modules the worker server imports once, before it forks any worker."""
-
-
-def _start_server() -> None:
-    """Start the worker server now: its imports (seconds) then overlap the parent's gradebook work."""
-    from multiprocessing import forkserver
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    # The server listens on a socket in multiprocessing's temporary folder (pymp-*, made once per
-    # process): inside a tagged folder, a killed grader's is swept too. AF_UNIX paths end at 108 bytes.
-    folder = process_folder()
-    fits = len(os.fsencode(folder)) + len("/pymp-12345678/listener-12345678") < 104
-    with temporary_files_in(folder) if fits else contextlib.nullcontext():
-        forkserver.ensure_running()
-
-
-def _executor(jobs: int) -> ProcessPoolExecutor:
-    # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
-    # from a server that has already imported the heavy modules once.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1)
 
 
 def grade(
@@ -65,10 +39,12 @@ def grade(
     cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
     url = db_url or gradebook.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
-    get_sandbox(options.sandbox)  # fail before the batch if no container backend works
+    if not options.scheduler:  # on a cluster, each worker has its own
+        get_sandbox(options.sandbox)  # fail before the batch if no container backend works
     swept = sweep()
     with run_folder() as run:
-        _start_server()
+        if not options.scheduler:
+            start_server()  # its imports overlap finding the submissions
         found = discover(submissions, run, assignment.config.notebook)
         done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []
@@ -108,25 +84,22 @@ def grade(
 
 def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Sequence[Submission],
                 options: GradeOptions, run: Path) -> dict[Future[SubmissionResult], Submission]:
-    """Start grading every submission in ``todo`` (the pool closes with ``stack``)."""
+    """Start grading every submission in ``todo`` (the executor closes with ``stack``, dropping queued work)."""
     if not todo:
         return {}
-    pool = stack.enter_context(_executor(max(1, min(options.jobs, len(todo)))))
-    stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on an error, queued work is dropped
-    return {pool.submit(grade_in_worker, assignment, sub, options, run): sub for sub in todo}
+    executor = stack.enter_context(make_executor(max(1, min(options.jobs, len(todo))), options.scheduler, run=run))
+    executor.prepare(assignment, options)
+    return {executor.submit(assignment, sub, options): sub for sub in todo}
 
 
 def _collect(futures: dict[Future[SubmissionResult], Submission],
              finish: Callable[[SubmissionResult], None]) -> None:
-    """Hand each result to ``finish`` as soon as it is ready."""
+    """Hand each result to ``finish`` as soon as it is ready (a dead worker's is a zero with a reason).
+
+    A lost cluster raises ClusterLost here: what was finished before stays recorded.
+    """
     for future in as_completed(futures):
-        try:
-            result = future.result()
-        except Exception as exc:  # the worker process itself died
-            sub = futures[future]
-            result = SubmissionResult(sub.student_id, 0.0, 0.0, (),
-                                      f"internal grader error: worker died ({exc}); regrade this student")
-        finish(result)
+        finish(future.result())
 
 
 def _notebook_id(assignment: Assignment) -> str:

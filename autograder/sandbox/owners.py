@@ -13,7 +13,9 @@ graders (a second batch running beside it, say) alone.
   lasts as long as the grader's process (multiprocessing's socket folder) goes into
   ``autograder-process-<tag>-*`` (:func:`process_folder`).
 - Containers and bubblewrap cgroups are named ``ag-<tag>-<random>`` after the process that
-  started them (:func:`autograder.sandbox.sweep_containers`).
+  started them; the backends sweep their own (:func:`autograder.sandbox.sweep` runs them all).
+
+This module knows nothing of any container backend: it names, tells owners apart, and removes folders.
 """
 
 from __future__ import annotations
@@ -132,15 +134,13 @@ class Swept:
                 f"and {self.containers} container(s)")
 
 
-def sweep(base: Path | None = None, *, runc_state: str | None = None) -> Swept:
-    """Stop the containers and remove the tagged folders whose owners are dead; return the counts.
+def sweep_folders(base: Path | None = None) -> int:
+    """Remove the tagged folders whose owners are dead; return how many.
 
     Only this user's own folders directly in ``base`` (default: the system temporary folder) are
-    considered, and only names carrying a tag; everything of a live owner stays.
+    considered, and only names carrying a tag; everything of a live owner stays. Stop the dead
+    owners' containers first (:func:`autograder.sandbox.sweep` does both): they use their bundles.
     """
-    from autograder import sandbox
-
-    containers = sandbox.sweep_containers(runc_state or sandbox.RUNC_ROOT)  # first: they use the bundles
     folders = 0
     root = Path(base or tempfile.gettempdir())
     for entry in root.glob(f"{FOLDER_PREFIX}*"):
@@ -153,4 +153,4 @@ def sweep(base: Path | None = None, *, runc_state: str | None = None) -> Swept:
             continue
         shutil.rmtree(entry, ignore_errors=True)
         folders += 1
-    return Swept(folders, containers)
+    return folders
