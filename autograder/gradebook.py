@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from autograder.authoring.handgraded import ManualCell
 from autograder.authoring.notebook import GradeCell
 from autograder.errors import UserError
+from autograder.results import HandGraded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +39,18 @@ CREATE TABLE IF NOT EXISTS autograder_result (
     graded_at VARCHAR(40) NOT NULL,
     PRIMARY KEY (assignment, student)
 )"""
+
+
+@dataclass(frozen=True)
+class NotebookGrades:
+    """What grading found for one notebook of a submission."""
+
+    name: str
+    """Notebook name as the gradebook has it (file name without .ipynb)."""
+    scores: Mapping[str, float]
+    """Auto score per autograded test cell (grade_id)."""
+    answers: Sequence[HandGraded] = ()
+    """The student's answers to the notebook's hand-graded cells."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +96,21 @@ def open_gradebook(url: str) -> Iterator[Gradebook]:
         gb.close()
 
 
-def sync_assignment(gb: Gradebook, assignment: str, notebook: str, cells: Sequence[GradeCell]) -> None:
-    """Make the assignment, its notebook and grade cells exist with current max scores."""
-    gb.update_or_create_assignment(assignment)
+def sync_assignment(gb: Gradebook, assignment: str, notebook: str, cells: Sequence[GradeCell],
+                    manual: Sequence[ManualCell] = (), *, duedate: dt.datetime | None = None) -> None:
+    """Make the assignment, its notebook and grade cells exist with current max scores.
+
+    ``manual`` are the notebook's hand-graded cells; ``duedate`` (naive UTC) replaces the
+    gradebook's only when given, so a due date set with nbgrader's own tools stays.
+    """
+    from autograder.manual import sync_cells
+
+    if duedate is not None:
+        gb.update_or_create_assignment(assignment, duedate=duedate)
+    else:
+        gb.update_or_create_assignment(assignment)
     gb.update_or_create_notebook(notebook, assignment)
+    sync_cells(gb, assignment, notebook, manual)
     for cell in cells:
         gb.update_or_create_grade_cell(
             cell.grade_id, notebook, assignment, max_score=cell.points, cell_type="code"
@@ -130,8 +156,16 @@ def record(
     reason: str | None,
     timestamp: dt.datetime | None = None,
     late_penalty: float | None = None,
+    notebooks: Sequence[NotebookGrades] = (),
+    late_rate: float = 0.0,
 ) -> None:
     """Write one submission's grades in a single transaction (all rows or none).
+
+    ``notebooks`` (several notebooks, hand-graded answers) replaces ``notebook``/``scores`` when
+    given. Only what grading owns changes: hand grades, comments and their flags stay as they are,
+    and a submission keeps its stored time unless ``timestamp`` gives the student's. ``late_rate``:
+    share of each notebook's points lost per started day past the gradebook's due date (nbgrader's
+    own lateness, extensions included).
 
     ``timestamp`` (naive UTC) is when it was submitted (default: now); ``late_penalty`` points go to
     nbgrader's own late-penalty column, which its export subtracts. Statements the caller ran on
@@ -151,8 +185,13 @@ def record(
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
                 submission = _new_submission(gb, assignment, person)
-            submission.timestamp = timestamp or now
-            _set_scores(submission, notebook, scores)
+            if timestamp is not None:
+                submission.timestamp = timestamp
+            _mirror(gb, submission)
+            for part in notebooks or (NotebookGrades(notebook, scores),):
+                _set_scores(submission, part.name, part.scores)
+                _record_answers(gb, assignment, student, submission, part)
+            _late(submission, late_rate)
             if late_penalty is not None:
                 for nb in submission.notebooks:
                     nb.late_submission_penalty = late_penalty if nb.name == notebook else 0.0
@@ -160,7 +199,8 @@ def record(
                    {"a": assignment, "s": student})
         db.execute(
             text("INSERT INTO autograder_result VALUES (:a, :s, :d, :score, :max, :r, :t)"),
-            {"a": assignment, "s": student, "d": digest, "score": sum(scores.values()),
+            {"a": assignment, "s": student, "d": digest,
+             "score": sum(sum(p.scores.values()) for p in notebooks) if notebooks else sum(scores.values()),
              "max": submission.max_score, "r": reason, "t": now.isoformat()},
         )
         db.commit()
@@ -170,26 +210,63 @@ def record(
 
 
 def _new_submission(gb: Gradebook, assignment: str, student: Any) -> Any:
-    """A submission mirroring the assignment's notebooks and grade cells (as nbgrader's add_submission)."""
-    from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
+    """A new submission; ``_mirror`` adds its notebooks, grades and comments (as nbgrader's add_submission)."""
+    from nbgrader.api import SubmittedAssignment
 
     submission = SubmittedAssignment(assignment=gb.find_assignment(assignment), student=student)
     gb.db.add(submission)
-    for nb in submission.assignment.notebooks:
-        submitted = SubmittedNotebook(notebook=nb, assignment=submission)
-        gb.db.add(submitted)
-        for cell in nb.grade_cells:
-            gb.db.add(Grade(cell=cell, notebook=submitted))
     return submission
 
 
+def _mirror(gb: Gradebook, submission: Any) -> None:
+    """Add the notebooks, grades and comments a submission lacks (cells added since it was made)."""
+    from nbgrader.api import Comment, Grade, SubmittedNotebook
+
+    have = {nb.notebook_id: nb for nb in submission.notebooks}
+    for notebook in submission.assignment.notebooks:
+        submitted = have.get(notebook.id)
+        if submitted is None:
+            submitted = SubmittedNotebook(notebook=notebook, assignment=submission)
+            gb.db.add(submitted)
+        graded = {g.cell_id for g in submitted.grades}
+        commented = {c.cell_id for c in submitted.comments}
+        for cell in [*notebook.grade_cells, *notebook.task_cells]:
+            if cell.id not in graded:
+                gb.db.add(Grade(cell=cell, notebook=submitted))
+        for cell in [*notebook.solution_cells, *notebook.task_cells]:
+            if cell.id not in commented:
+                gb.db.add(Comment(cell=cell, notebook=submitted))
+
+
 def _set_scores(submission: Any, notebook: str, scores: Mapping[str, float]) -> None:
+    """Auto scores of the autograded test cells; a cell a person has graded keeps its review flag."""
     for nb in submission.notebooks:
         if nb.name != notebook:
             continue
         for grade in nb.grades:
-            grade.auto_score = float(scores.get(grade.name, 0.0))
-            grade.needs_manual_grade = False
+            if grade.name not in scores:
+                continue  # hand-graded answers and tasks: manual.record_answers
+            grade.auto_score = float(scores[grade.name])
+            if grade.manual_score is None:
+                grade.needs_manual_grade = False
+
+
+def _record_answers(gb: Gradebook, assignment: str, student: str, submission: Any, part: NotebookGrades) -> None:
+    from autograder.manual import record_answers
+
+    for nb in submission.notebooks:
+        if nb.name == part.name and part.answers:
+            record_answers(gb, assignment, student, nb, part.answers)
+
+
+def _late(submission: Any, rate: float) -> None:
+    """nbgrader's late-penalty column from the due date in the gradebook (None when on time)."""
+    if not rate:
+        return
+    seconds = submission.total_seconds_late if submission.timestamp is not None else 0
+    days = math.ceil(seconds / 86400)
+    for nb in submission.notebooks:
+        nb.late_submission_penalty = round(min(nb.score, days * rate * nb.max_score), 6) if days else None
 
 
 def export_csv(url: str, assignment: str, dest: Path) -> Path:

@@ -43,6 +43,26 @@ class CellScore:
     """Points available."""
     checks: tuple[CheckResult, ...]
     """Each test's outcome."""
+    notebook: str = ""
+    """Notebook the cell is in (file name without .ipynb; '' for the assignment's only notebook)."""
+
+
+@dataclass(frozen=True)
+class HandGraded:
+    """A student's answer to one hand-graded cell (nbgrader's written answers, hand-graded code, tasks)."""
+
+    notebook: str
+    """Notebook name (file name without .ipynb)."""
+    grade_id: str
+    """The cell's nbgrader grade_id."""
+    kind: str
+    """'markdown', 'code' or 'task'."""
+    points: float
+    """Points a person can give."""
+    text: str | None
+    """The student's cell source (None: the cell is missing from the submitted copy)."""
+    blank: bool
+    """Missing or unchanged from the release: 0 points and "No response.", as in nbgrader."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,10 @@ class SubmissionResult:
     """Extra feedback sections recorded by hidden tests (tables, text)."""
     skipped: bool = False
     """True when an unchanged, already graded submission was not run again."""
+    answers: tuple[HandGraded, ...] = ()
+    """Answers awaiting a person's grade (their points are not in ``score``)."""
+    timestamp: str | None = None
+    """When the student submitted (ISO, naive UTC; nbgrader's timestamp.txt), if known."""
 
 
 @dataclass

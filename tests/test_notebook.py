@@ -40,10 +40,26 @@ def test_solution_region_outside_solution_cell_is_refused() -> None:
         notebook.clear_solutions(nb)
 
 
-def test_grade_cell_without_tests_is_refused() -> None:
-    nb = factories.notebook(factories.tests("x = 1", "empty", 1))
-    with pytest.raises(notebook.NotebookError, match="at least one `def test_"):
+def test_empty_grade_cell_is_refused() -> None:
+    nb = factories.notebook(factories.tests("  \n", "empty", 1))
+    with pytest.raises(notebook.NotebookError, match="the grade cell is empty"):
         notebook.grade_cells(nb)
+
+
+def test_assert_style_cells_are_one_check_hidden_when_they_hide_code() -> None:
+    public = factories.tests("assert add(1, 2) == 3", "asserts", 2)
+    hidden = factories.tests("assert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\nassert add(0, 0) == 0\n"
+                             "### END HIDDEN TESTS", "hidden-asserts", 1)
+    cells = notebook.grade_cells(factories.notebook(public, hidden))
+    assert [(c.asserts, c.public_tests, c.hidden_tests) for c in cells] == [
+        (True, ("asserts",), ()), (True, (), ("hidden-asserts",))]
+
+
+def test_graded_solution_cell_is_a_hand_graded_answer_not_a_test() -> None:
+    answer = factories.code("def f():\n    return 1", "answer", grade=True, solution=True, points=2,
+                            grade_id="answer", locked=False)
+    assert not notebook.is_grade_cell(answer)
+    assert notebook.grade_cells(factories.notebook(answer)) == []
 
 
 def test_duplicate_grade_ids_are_refused() -> None:

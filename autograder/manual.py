@@ -1,0 +1,237 @@
+"""Hand grading on nbgrader's gradebook: what awaits a person's grade, and entering it.
+
+Hand-graded cells follow nbgrader's semantics: a graded solution cell (a written or code answer)
+or a task cell has a ``grade`` row; grading the submission leaves ``auto_score`` empty and
+``needs_manual_grade`` set, unless the answer is blank (unchanged from the release: 0 points and
+"No response."). A person's ``manual_score`` and ``manual_comment`` are never touched by grading.
+The students' answers are kept in a table of ours, ``autograder_answer``, beside nbgrader's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from autograder.authoring.handgraded import CODE, MARKDOWN, TASK, ManualCell
+from autograder.errors import UserError
+from autograder.results import HandGraded
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
+
+AUTOGRADED = "autograded"
+"""Kind of an autograded test cell flagged for review (a person overrode its score)."""
+
+_ANSWERS_TABLE = """
+CREATE TABLE IF NOT EXISTS autograder_answer (
+    assignment VARCHAR(128) NOT NULL,
+    student VARCHAR(128) NOT NULL,
+    notebook VARCHAR(128) NOT NULL,
+    grade_id VARCHAR(128) NOT NULL,
+    position INTEGER NOT NULL,
+    source TEXT,
+    PRIMARY KEY (assignment, student, notebook, grade_id)
+)"""
+
+
+class ManualGradeError(UserError, ValueError):
+    """A hand grade cannot be entered or listed; the message says what was wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    """One student's answer to one hand-graded cell, with its current grade."""
+
+    student: str
+    """Student id."""
+    notebook: str
+    """Notebook name as the gradebook has it (file name without .ipynb)."""
+    grade_id: str
+    """The cell's nbgrader grade_id."""
+    kind: str
+    """'markdown' or 'code' (an answer), 'task', or 'autograded' (a test cell flagged for review)."""
+    max_score: float
+    """Points available."""
+    answer: str
+    """The student's cell source ('' for a task, or when the answer is missing)."""
+    auto_score: float | None
+    """What grading gave: 0 for a blank answer, else None (awaits a person); a test cell's score."""
+    manual_score: float | None
+    """The hand grade, if one was entered."""
+    comment: str | None
+    """The grader's comment, if any."""
+    auto_comment: str | None
+    """nbgrader's automatic comment ('No response.' for a blank answer)."""
+    needs_manual_grade: bool
+    """Whether the item still awaits a person."""
+
+    @property
+    def score(self) -> float:
+        """The points that count: the hand grade when there is one, else the automatic score."""
+        chosen = self.manual_score if self.manual_score is not None else self.auto_score
+        return float(chosen or 0.0)
+
+
+@contextmanager
+def _open(db_url: str) -> Iterator[Gradebook]:
+    from sqlalchemy.engine import make_url
+
+    from autograder.gradebook import open_gradebook
+
+    parsed = make_url(db_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(str(parsed.database)).is_file():
+        raise ManualGradeError(f"no gradebook at {parsed.database}: grade the assignment first "
+                               "(`autograder grade`) or pass the URL of an existing gradebook")
+    with open_gradebook(db_url) as gb:
+        gb.db.execute(text(_ANSWERS_TABLE))
+        gb.db.commit()
+        yield gb
+
+
+def _assignment(gb: Gradebook, name: str) -> Any:
+    from nbgrader.api import MissingEntry
+
+    try:
+        return gb.find_assignment(name)
+    except MissingEntry:
+        known = ", ".join(a.name for a in gb.assignments) or "none"
+        raise ManualGradeError(f"no assignment {name!r} in the gradebook (there: {known})") from None
+
+
+def _kind(grade: Any, solution_names: set[str]) -> str:
+    cell = grade.cell
+    if cell.type == "TaskCell":
+        return TASK
+    if cell.name in solution_names:
+        return MARKDOWN if cell.cell_type == "markdown" else CODE
+    return AUTOGRADED
+
+
+def _stored_answers(gb: Gradebook, assignment: str) -> dict[tuple[str, str, str], tuple[int, str]]:
+    rows = gb.db.execute(text("SELECT student, notebook, grade_id, position, source FROM autograder_answer "
+                              "WHERE assignment = :a"), {"a": assignment})
+    return {(r[0], r[1], r[2]): (int(r[3]), r[4] or "") for r in rows}
+
+
+def _item(grade: Any, kind: str, answer: str) -> ManualItem:
+    notebook = grade.notebook
+    comment = next((c for c in notebook.comments if c.cell.name == grade.cell.name), None)
+    return ManualItem(
+        student=notebook.student.id, notebook=notebook.name, grade_id=grade.cell.name, kind=kind,
+        max_score=float(grade.max_score), answer=answer, auto_score=grade.auto_score,
+        manual_score=grade.manual_score, comment=comment.manual_comment if comment else None,
+        auto_comment=comment.auto_comment if comment else None,
+        needs_manual_grade=bool(grade.needs_manual_grade),
+    )
+
+
+def pending(db_url: str, assignment: str, *, include_graded: bool = False) -> list[ManualItem]:
+    """Hand-graded items of ``assignment`` awaiting a grade (with ``include_graded``: all of them).
+
+    Sorted by student, then notebook, then the cell's place in the notebook.
+    """
+    with _open(db_url) as gb:
+        found = _assignment(gb, assignment)
+        stored = _stored_answers(gb, assignment)
+        items: list[tuple[tuple[str, str, int, str], ManualItem]] = []
+        for submission in found.submissions:
+            for notebook in submission.notebooks:
+                solutions = {c.name for c in notebook.notebook.solution_cells}
+                for grade in notebook.grades:
+                    kind = _kind(grade, solutions)
+                    wanted = grade.needs_manual_grade or (include_graded and kind != AUTOGRADED)
+                    if not wanted:
+                        continue
+                    position, answer = stored.get((submission.student.id, notebook.name, grade.cell.name), (10**6, ""))
+                    key = (submission.student.id, notebook.name, position, grade.cell.name)
+                    items.append((key, _item(grade, kind, "" if kind == TASK else answer)))
+        return [item for _, item in sorted(items, key=lambda pair: pair[0])]
+
+
+def set_grade(db_url: str, assignment: str, student: str, notebook: str, grade_id: str, *,
+              score: float, comment: str | None = None) -> ManualItem:
+    """Enter a hand grade (and optionally a comment) for one student's cell; returns the updated item.
+
+    ``notebook`` is the notebook's name with or without ``.ipynb``. ``comment=None`` keeps any
+    comment already there. Raises ``ManualGradeError`` for an unknown cell or a score out of range.
+    """
+    from nbgrader.api import Comment, MissingEntry
+
+    name = notebook.removesuffix(".ipynb")
+    with _open(db_url) as gb:
+        _assignment(gb, assignment)
+        try:
+            grade = gb.find_grade(grade_id, name, assignment, student)
+        except MissingEntry:
+            raise ManualGradeError(
+                f"no grade for cell {grade_id!r} of {name} by {student!r} in {assignment!r}; "
+                "list what can be graded with `autograder handgrade list`") from None
+        if not 0 <= score <= grade.max_score:
+            raise ManualGradeError(f"{student}/{name}/{grade_id}: score {score:g} is outside 0..{grade.max_score:g}")
+        grade.manual_score = float(score)
+        grade.needs_manual_grade = False
+        if comment is not None:
+            try:
+                row = gb.find_comment(grade_id, name, assignment, student)
+            except MissingEntry:  # autograded cells have no comment row in nbgrader's schema
+                row = Comment(cell_id=grade.cell_id, notebook=grade.notebook)
+                gb.db.add(row)
+            row.manual_comment = comment
+        gb.db.commit()
+        solutions = {c.name for c in grade.notebook.notebook.solution_cells}
+        kind = _kind(grade, solutions)
+        position, answer = _stored_answers(gb, assignment).get((student, name, grade_id), (0, ""))
+        return _item(grade, kind, "" if kind == TASK else answer)
+
+
+# --- used by grading, inside its one transaction per submission --------------------------------
+
+
+def sync_cells(gb: Gradebook, assignment: str, notebook: str, cells: Sequence[ManualCell]) -> None:
+    """Make the notebook's hand-graded cells exist in the gradebook, as nbgrader's generate_assignment does."""
+    for cell in cells:
+        if cell.kind == TASK:
+            gb.update_or_create_task_cell(cell.grade_id, notebook, assignment, max_score=cell.points,
+                                          cell_type="markdown")
+            continue
+        gb.update_or_create_grade_cell(cell.grade_id, notebook, assignment, max_score=cell.points,
+                                       cell_type=cell.kind)
+        gb.update_or_create_solution_cell(cell.grade_id, notebook, assignment)
+
+
+def record_answers(gb: Gradebook, assignment: str, student: str, submitted: Any,
+                   answers: Sequence[HandGraded]) -> None:
+    """Set what grading owns on each hand-graded row (no commit: the caller's transaction).
+
+    Owned: ``auto_score`` (0 for a blank answer, else None), ``auto_comment`` ("No response." for a
+    blank answer) and, while no person has graded the cell, ``needs_manual_grade``. A hand grade,
+    its flag and the grader's comment are left exactly as they are.
+    """
+    from nbgrader.api import Comment, Grade
+
+    gb.db.execute(text(_ANSWERS_TABLE))
+    grades = {g.cell.name: g for g in submitted.grades}
+    comments = {c.cell.name: c for c in submitted.comments}
+    cells = {c.name: c for c in submitted.notebook.grade_cells + submitted.notebook.task_cells}
+    solutions = {c.name: c for c in submitted.notebook.solution_cells + submitted.notebook.task_cells}
+    for position, answer in enumerate(answers):
+        gid = answer.grade_id
+        grade = grades.get(gid) or Grade(cell_id=cells[gid].id, notebook=submitted)
+        comment = comments.get(gid) or Comment(cell_id=solutions[gid].id, notebook=submitted)
+        gb.db.add_all([grade, comment])
+        grade.auto_score = 0.0 if answer.blank else None
+        if grade.manual_score is None:
+            grade.needs_manual_grade = not answer.blank
+        comment.auto_comment = "No response." if answer.blank else None
+        gb.db.execute(text("DELETE FROM autograder_answer WHERE assignment = :a AND student = :s "
+                           "AND notebook = :n AND grade_id = :g"),
+                      {"a": assignment, "s": student, "n": submitted.name, "g": gid})
+        gb.db.execute(text("INSERT INTO autograder_answer VALUES (:a, :s, :n, :g, :p, :src)"),
+                      {"a": assignment, "s": student, "n": submitted.name, "g": gid, "p": position,
+                       "src": answer.text})
