@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -11,8 +10,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from autograder.authoring.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
+from autograder.authoring.stable import kernel_config, kernel_env, stable_outputs
 from autograder.config import Assignment, load_assignment
-from autograder.datasets import DATA_DIR_ENV
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.errors import UserError
 
@@ -35,14 +34,14 @@ class AssignResult:
     """Time spent executing the solution."""
 
 
-def release_notebook(assignment: Assignment) -> NotebookNode:
-    """The student notebook, exactly as ``assign`` writes it."""
-    return pipeline(*RELEASE)(read(assignment.source_notebook))
+def release_notebook(assignment: Assignment, notebook: str | None = None) -> NotebookNode:
+    """A student notebook (default: the first), exactly as ``assign`` writes it."""
+    return pipeline(*RELEASE)(read(assignment.source_dir / (notebook or assignment.config.notebook)))
 
 
-def solution_notebook(assignment: Assignment) -> NotebookNode:
-    """The solution notebook before execution."""
-    return pipeline(*SOLUTION)(read(assignment.source_notebook))
+def solution_notebook(assignment: Assignment, notebook: str | None = None) -> NotebookNode:
+    """A solution notebook (default: the first) before execution."""
+    return pipeline(*SOLUTION)(read(assignment.source_dir / (notebook or assignment.config.notebook)))
 
 
 def _copy_files(assignment: Assignment, dest: Path) -> None:
@@ -57,15 +56,17 @@ def execute(nb: NotebookNode, workdir: Path, *, skip_training: bool, timeout: fl
     """Run a notebook with nbclient in ``workdir`` (trusted instructor code, on the host)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     skipped = [c for c in nb.cells if skip_training and is_skipped(c)]
     for cell in skipped:  # nbclient has no per-cell skip: blank the source while it runs
         cell.metadata["autograder_source"], cell.source = cell.source, ""
-    env_before = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(resolve_data_dir(data_dir))
+    data = resolve_data_dir(data_dir)
     try:
-        NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
-                       resources={"metadata": {"path": str(workdir)}}).execute()
+        with tempfile.TemporaryDirectory(prefix="autograder-kernel-") as sockets:
+            NotebookClient(nb, timeout=int(timeout), kernel_name="python3", record_timing=False,
+                           coalesce_streams=True, config=Config(kernel_config(Path(sockets))),
+                           resources={"metadata": {"path": str(workdir)}}).execute(env=kernel_env(data))
     except CellExecutionError as exc:
         index = next((i for i, c in enumerate(nb.cells)
                       if any(o.get("output_type") == "error" for o in c.get("outputs", []))), "?")
@@ -74,14 +75,10 @@ def execute(nb: NotebookNode, workdir: Path, *, skip_training: bool, timeout: fl
             "(or tag slow cells skip-in-grading and set solution_fixtures)"
         ) from None
     finally:
-        if env_before is None:
-            os.environ.pop(DATA_DIR_ENV, None)
-        else:
-            os.environ[DATA_DIR_ENV] = env_before
         for cell in skipped:
             cell.source = cell.metadata.pop("autograder_source")
             cell.outputs, cell.execution_count = [], None
-    return nb
+    return stable_outputs(nb, data)
 
 
 def assign(name: str, *, root: Path | None = None, run_solution: bool = True,
@@ -90,25 +87,26 @@ def assign(name: str, *, root: Path | None = None, run_solution: bool = True,
     import time
 
     assignment = load_assignment(name, root)
-    notebook = assignment.config.notebook
-    release = assignment.release_dir / notebook
-    write(release_notebook(assignment), release)
+    for notebook in assignment.config.notebooks:  # every notebook, and the files released with them
+        write(release_notebook(assignment, notebook), assignment.release_dir / notebook)
+    release = assignment.release_dir / assignment.config.notebook
     _copy_files(assignment, assignment.release_dir)
     if not run_solution:
         return AssignResult(name, release, None, 0.0)
     started = time.perf_counter()
-    solution = assignment.solutions_dir / notebook
     with tempfile.TemporaryDirectory(prefix=f"solution-{name}-") as tmp:
         work = Path(tmp)
         _copy_files(assignment, work)
         fixtures = assignment.config.solution_fixtures
         if fixtures:
             shutil.copytree(assignment.root / fixtures, work, dirs_exist_ok=True)
-        nb = execute(solution_notebook(assignment), work, skip_training=bool(fixtures),
-                     timeout=assignment.config.limits.notebook_timeout_s * 4, data_dir=data_dir)
-        write(nb, solution)
+        for notebook in assignment.config.notebooks:
+            nb = execute(solution_notebook(assignment, notebook), work, skip_training=bool(fixtures),
+                         timeout=assignment.config.limits.notebook_timeout_s * 4, data_dir=data_dir)
+            write(nb, assignment.solutions_dir / notebook)
         _copy_artifacts(assignment, work)
-    return AssignResult(name, release, solution, time.perf_counter() - started)
+    return AssignResult(name, release, assignment.solutions_dir / assignment.config.notebook,
+                        time.perf_counter() - started)
 
 
 def _copy_artifacts(assignment: Assignment, work: Path) -> None:
