@@ -45,19 +45,26 @@ class Submission:
 
 def discover(path: Path, workdir: Path, notebook_name: str) -> list[Submission]:
     """Submissions in a folder or zip of ``<id>.ipynb`` files or ``<id>/`` folders."""
+    original = path
     if not path.exists():
         raise SubmissionError(f"{path}: no such file or folder; pass a folder or .zip of submissions")
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise SubmissionError(f"{path}: not a folder or a zip file")
-        path = _extract(path, workdir / "unzipped")
+        path = _extract(path, workdir / "unzipped", notebook_name)
     found: dict[str, list[Path]] = {}
-    for entry in sorted(path.iterdir()):
-        if entry.name.startswith(".") or entry.name == "__MACOSX":
-            continue
+    for entry in _entries(path):
         student = entry.stem if entry.suffix == ".ipynb" else entry.name
         found.setdefault(student, []).append(entry)
+    if not found:
+        raise SubmissionError(f"{original}: no submissions in it; expected <student>.ipynb files or <student>/ "
+                              "folders (check the path, or that the zip is not empty)")
     return [_submission(student, entries, notebook_name) for student, entries in sorted(found.items())]
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What a folder holds, less hidden files and macOS's __MACOSX."""
+    return [e for e in sorted(folder.iterdir()) if not e.name.startswith(".") and e.name != "__MACOSX"]
 
 
 def _submission(student: str, entries: list[Path], notebook_name: str) -> Submission:
@@ -84,8 +91,13 @@ def _submission(student: str, entries: list[Path], notebook_name: str) -> Submis
     return Submission(student, None, None, f"{entry.name}: expected <student>.ipynb or a <student>/ folder")
 
 
-def _extract(archive: Path, dest: Path) -> Path:
-    """Unzip safely: no absolute paths, no '..', no links, bounded size."""
+def _extract(archive: Path, dest: Path, notebook_name: str) -> Path:
+    """Unzip safely: no absolute paths, no '..', no links, bounded size.
+
+    A zip whose members all sit in one top-level folder (``zip -r class.zip class/``, or any file
+    manager's "compress") is unwrapped to that folder's entries, unless the folder holds the
+    assignment's notebook itself: then it is one student's folder.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     total = 0
     with zipfile.ZipFile(archive) as zf:
@@ -98,8 +110,8 @@ def _extract(archive: Path, dest: Path) -> Path:
             if total > MAX_ZIP_MB * 1024 * 1024:
                 raise SubmissionError(f"{archive}: unpacks to more than {MAX_ZIP_MB} MB")
             zf.extract(info, dest)
-    entries = [p for p in dest.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-    if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb")):
+    entries = _entries(dest)
+    if len(entries) == 1 and entries[0].is_dir() and not (entries[0] / notebook_name).exists():
         return entries[0]  # a zip of one top-level folder holding the submissions
     return dest
 
