@@ -11,22 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autograder.errors import UserError
+from autograder.sandbox.base import Limits as Limits  # the one limits type, read from [limits]
 
 
 class ConfigError(UserError, ValueError):
     """Settings are missing or invalid; the message names the file and the fix."""
-
-
-class Limits(BaseModel):
-    """Resource limits for running one submission."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    notebook_timeout_s: float = Field(300, gt=0, description="Wall time to execute the notebook.")
-    call_timeout_s: float = Field(30, gt=0, description="Wall time for one call from a test.")
-    memory_mb: int = Field(2048, ge=128, description="Container memory limit.")
-    pids: int = Field(256, ge=16, description="Processes and threads in the container.")
-    scratch_mb: int = Field(512, ge=16, description="Writable scratch space (HOME and /tmp).")
 
 
 class Policy(BaseModel):

@@ -207,6 +207,30 @@ def test_no_nested_user_namespace(box: Sandbox) -> None:
     assert result == "-1"
 
 
+IMPORTS = r"""
+import importlib, json
+found = {}
+for name in json.loads(__import__("os").environ["PROBE_MODULES"]):
+    try:
+        importlib.import_module(name)
+        found[name] = "ok"
+    except ImportError as exc:
+        found[name] = type(exc).__name__
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.container
+def test_only_the_kernel_checks_and_datasets_are_importable_inside(box: Sandbox) -> None:
+    visible = ["autograder", "autograder.channel.kernel", "autograder.channel.wire", "autograder.student.checks",
+               "autograder.student.audit", "autograder.datasets.mnist", "autograder.datasets.petimages"]
+    hidden = ["autograder.grading", "autograder.grading.harness", "autograder.gradebook", "autograder.config",
+              "autograder.sandbox", "autograder.authoring", "autograder.feedback", "autograder.cli"]
+    found = _last_json(_run(box, IMPORTS, env={"PROBE_MODULES": json.dumps(visible + hidden)}, timeout=120))
+    assert {name: found[name] for name in visible} == dict.fromkeys(visible, "ok")
+    assert {name: found[name] for name in hidden} == dict.fromkeys(hidden, "ModuleNotFoundError")
+
+
 # --- limits ------------------------------------------------------------------------------------------
 
 MEMORY_BOMB = "x = bytearray({gib} * 1024**3)\nx[::4096] = b'1' * len(x[::4096])\nprint('survived')"
@@ -339,8 +363,10 @@ def test_bad_mounts_are_refused_before_starting(box: Sandbox, tmp_path: Path) ->
 
 def test_runtime_mounts_never_expose_the_repository() -> None:
     mounts = runtime_mounts()
-    package = [m for m in mounts if m.target == "/opt/autograder/autograder"]
-    assert len(package) == 1 and package[0].source == ROOT.resolve() / "autograder"
+    package = {m.target: m.source for m in mounts if m.target.startswith("/opt/autograder/")}
+    assert package == {"/opt/autograder/autograder/__init__.py": ROOT.resolve() / "autograder" / "__init__.py",
+                       **{f"/opt/autograder/autograder/{name}": ROOT.resolve() / "autograder" / name
+                          for name in ("channel", "student", "datasets")}}
     assert all(not m.writable and m.target.startswith("/") for m in mounts)
     # nothing mounted contains the repository (hidden tests, gradebook)
     assert not any(ROOT.resolve().is_relative_to(m.source) for m in mounts)

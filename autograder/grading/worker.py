@@ -37,10 +37,8 @@ class GradeOptions:
 
 
 def container_limits(assignment: Assignment) -> Limits:
-    """The limits of the container that runs one of ``assignment``'s submissions."""
-    lim = assignment.config.limits
-    cpu = int(lim.notebook_timeout_s * 2 + 120)
-    return Limits(memory_mb=lim.memory_mb, pids=lim.pids, cpu_seconds=cpu, scratch_mb=lim.scratch_mb)
+    """The limits of the container that runs one of ``assignment``'s submissions (its ``[limits]``)."""
+    return assignment.config.limits
 
 
 def skip_ids(assignment: Assignment) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autograder.sandbox import bwrap, cgroups, docker, runc
 from autograder.sandbox.base import (
+    CONTAINER_PACKAGES,
     CONTAINER_PREFIX,
     HOME,
     PACKAGE_TARGET,
@@ -29,8 +30,8 @@ from autograder.sandbox.owners import Swept, sweep_folders
 from autograder.sandbox.runc import RUNC_ROOT, RuncSandbox
 
 __all__ = [
-    "BACKENDS", "CONTAINER_PREFIX", "HOME", "PACKAGE_TARGET", "RUNC_ROOT", "BwrapSandbox", "DockerSandbox",
-    "Limits", "LocalSandbox", "Mount", "RuncSandbox", "Sandbox", "SandboxError", "SandboxProcess",
+    "BACKENDS", "CONTAINER_PACKAGES", "CONTAINER_PREFIX", "HOME", "PACKAGE_TARGET", "RUNC_ROOT", "BwrapSandbox",
+    "DockerSandbox", "Limits", "LocalSandbox", "Mount", "RuncSandbox", "Sandbox", "SandboxError", "SandboxProcess",
     "available_backends", "default_env", "get_sandbox", "runtime_mounts", "sweep",
 ]
 

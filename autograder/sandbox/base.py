@@ -9,9 +9,11 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import autograder
 from autograder.errors import UserError
@@ -25,6 +27,9 @@ HOME = "/home/student"
 """Working folder and HOME inside the container (a private tmpfs)."""
 PACKAGE_TARGET = "/opt/autograder"
 """Where the autograder package is mounted inside (PYTHONPATH)."""
+CONTAINER_PACKAGES = ("channel", "student", "datasets")
+"""The only subpackages visible inside: the kernel and its wire format, what course notebooks import
+(public checks, the import audit), and the data loaders. Nothing else of the package exists there."""
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin", "/sbin")
 """Host system folders the runtime needs; symlinked ones (usrmerge) are recreated as symlinks."""
 CONTAINER_PREFIX = "ag-"
@@ -62,27 +67,40 @@ class Mount:
     """Read-write instead of read-only."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one container."""
+class Limits(BaseModel):
+    """Resource limits for running one submission: the container's, and the grader's wall-clock timeouts.
 
-    memory_mb: int = 2048
-    """Memory (cgroup for runc, Docker, and bubblewrap as root; else RLIMIT_AS of memory_mb + AS_HEADROOM_MB)."""
-    pids: int = 256
-    """Processes and threads (pids cgroup; RLIMIT_NPROC above the user's current count without one)."""
-    cpu_seconds: int = 900
-    """CPU time of each process (RLIMIT_CPU); wall time is the caller's, through wait(timeout) and kill()."""
-    scratch_mb: int = 512
-    """Size of each writable tmpfs (HOME and /tmp; /dev/shm gets at most 64); tmpfs pages also count as memory."""
-    file_mb: int = 256
-    """Largest file the container may write (RLIMIT_FSIZE)."""
-    nofile: int = 256
-    """Open file descriptors per process (RLIMIT_NOFILE)."""
+    The one limits type: an assignment's ``[limits]`` table in ``assignment.toml`` is read into it,
+    and the same object goes to :meth:`Sandbox.spawn` (which ignores the two timeouts: wall time is
+    the caller's, through ``wait(timeout)`` and ``kill()``).
+    """
 
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            if getattr(self, item.name) <= 0:
-                raise ValueError(f"Limits.{item.name} must be a positive number, not {getattr(self, item.name)!r}")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    notebook_timeout_s: float = Field(300, gt=0, description="Wall time to execute the notebook.")
+    call_timeout_s: float = Field(30, gt=0, description="Wall time for one call from a test.")
+    memory_mb: int = Field(2048, ge=128, description=(
+        "Container memory limit, MiB (a cgroup for runc, Docker, and bubblewrap as root; "
+        "else RLIMIT_AS of memory_mb + AS_HEADROOM_MB)."))
+    pids: int = Field(256, ge=16, description=(
+        "Processes and threads in the container (pids cgroup; RLIMIT_NPROC above the user's count without one)."))
+    scratch_mb: int = Field(512, ge=16, description=(
+        "Writable scratch space, MiB: each tmpfs (HOME and /tmp; /dev/shm gets at most 64); "
+        "tmpfs pages also count as memory."))
+    cpu_seconds: int = Field(0, gt=0, description=(
+        "CPU time of each process (RLIMIT_CPU); default: twice notebook_timeout_s plus 120."))
+    file_mb: int = Field(256, gt=0, description="Largest file the container may write, MiB (RLIMIT_FSIZE).")
+    nofile: int = Field(256, ge=16, description="Open file descriptors per process (RLIMIT_NOFILE).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cpu_from_timeout(cls, data: Any) -> Any:
+        """CPU time defaults to what the notebook's wall time allows on two cores, plus start-up."""
+        if isinstance(data, dict) and data.get("cpu_seconds") is None:
+            timeout = data.get("notebook_timeout_s", 300)
+            if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+                return {**data, "cpu_seconds": int(timeout * 2 + 120)}
+        return data
 
 
 def quiet(command: Sequence[str], timeout: float = 10) -> bool:
@@ -210,10 +228,11 @@ def default_env() -> dict[str, str]:
 
 
 def runtime_mounts() -> list[Mount]:
-    """Read-only mounts that run this Python and the autograder package, at their host paths.
+    """Read-only mounts that run this Python, at its host paths, and the container's part of the package.
 
-    Paths stay the same inside because venv shebangs and ``pyvenv.cfg`` name them absolutely. Only
-    the package folder is mounted, never the repository around it (hidden tests live there).
+    Paths stay the same inside because venv shebangs and ``pyvenv.cfg`` name them absolutely. Of the
+    autograder package only ``CONTAINER_PACKAGES`` are mounted (under PACKAGE_TARGET), never the rest
+    (grading, the gradebook) nor the repository around it (hidden tests live there).
     """
     mounts: list[Mount] = []
     for system in SYSTEM_DIRS:
@@ -224,7 +243,8 @@ def runtime_mounts() -> list[Mount]:
         if not any(prefix.is_relative_to(m.source) for m in mounts):
             mounts.append(Mount(prefix, str(prefix)))
     package = Path(autograder.__file__).resolve().parent
-    mounts.append(Mount(package, f"{PACKAGE_TARGET}/autograder"))
+    mounts.append(Mount(package / "__init__.py", f"{PACKAGE_TARGET}/autograder/__init__.py"))
+    mounts += [Mount(package / name, f"{PACKAGE_TARGET}/autograder/{name}") for name in CONTAINER_PACKAGES]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/ssl/certs", "/etc/fonts"):
         if Path(etc).exists():
             mounts.append(Mount(Path(etc), etc))
