@@ -34,6 +34,8 @@ class GradeOptions:
     """Also run cells tagged skip-in-grading (audit mode)."""
     force: bool = False
     """Regrade submissions whose files have not changed since they were graded."""
+    scheduler: str | None = None
+    """Dask scheduler address (tcp://HOST:PORT) to grade on a cluster; None grades on this machine."""
 
 
 def container_limits(assignment: Assignment) -> Limits:

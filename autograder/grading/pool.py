@@ -1,0 +1,151 @@
+"""Where submissions are graded: local worker processes or a Dask cluster, behind one executor interface.
+
+Both executors mirror ``concurrent.futures``: :meth:`GradingExecutor.submit` returns a
+:class:`concurrent.futures.Future` of a :class:`~autograder.results.SubmissionResult`, and
+:func:`as_completed` yields futures as they finish. A future never fails for anything a submission
+does, nor for a worker that died (that becomes a zero with a reason); it fails only with
+:class:`ClusterLost` when the cluster itself goes away, and is cancelled when the executor closes.
+The result is plain data built on the trusted side of the worker; one writer (the batch or the
+service) records it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from autograder.config import Assignment
+from autograder.grading.submissions import Submission
+from autograder.grading.worker import GradeOptions, grade_in_worker
+from autograder.results import SubmissionResult
+from autograder.sandbox.owners import process_folder, run_folder, temporary_files_in
+
+if TYPE_CHECKING:
+    from autograder.grading.warm import WarmPool
+
+__all__ = ["ClusterLost", "GradingExecutor", "LocalExecutor", "as_completed", "make_executor", "worker_died"]
+
+PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grading.worker"]
+"""Modules the worker server imports once, before it forks any worker."""
+
+
+class ClusterLost(RuntimeError):
+    """The Dask scheduler (or every worker) went away; what was graded before is kept."""
+
+
+class GradingExecutor(ABC):
+    """Grades submissions somewhere and hands back plain-data results as futures."""
+
+    jobs: int
+    """Submissions graded at the same time (local processes, or Dask worker threads)."""
+
+    @abstractmethod
+    def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
+        """Get ready for ``assignment`` before the first submit (start warm containers, check workers)."""
+
+    @abstractmethod
+    def submit(self, assignment: Assignment, submission: Submission,
+               options: GradeOptions) -> Future[SubmissionResult]:
+        """Start grading one submission; the future's result is its SubmissionResult."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Cancel what has not started, wait for what runs, and release workers and containers."""
+
+    def __enter__(self) -> GradingExecutor:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def worker_died(submission: Submission, exc: BaseException | str) -> SubmissionResult:
+    """The result of a submission whose grading process died: zero, and a reason saying so."""
+    return SubmissionResult(submission.student_id, 0.0, 0.0, (),
+                            f"internal grader error: worker died ({exc}); regrade this student")
+
+
+def _settle(outer: Future[SubmissionResult], submission: Submission, inner: Future[SubmissionResult]) -> None:
+    """Copy a worker's outcome to the caller's future; a dead worker becomes a zero with a reason."""
+    if inner.cancelled():
+        outer.cancel()
+        return
+    exc = inner.exception()
+    if outer.set_running_or_notify_cancel():
+        outer.set_result(worker_died(submission, exc) if exc is not None else inner.result())
+
+
+def start_server() -> None:
+    """Start the worker server now: its imports (seconds) then overlap the caller's other work."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    # The server listens on a socket in multiprocessing's temporary folder (pymp-*, made once per
+    # process): inside a tagged folder, a killed grader's is swept too. AF_UNIX paths end at 108 bytes.
+    folder = process_folder()
+    fits = len(os.fsencode(folder)) + len("/pymp-12345678/listener-12345678") < 104
+    with temporary_files_in(folder) if fits else contextlib.nullcontext():
+        forkserver.ensure_running()
+
+
+class LocalExecutor(GradingExecutor):
+    """Worker processes on this machine, one fresh process per submission, with warm containers."""
+
+    def __init__(self, jobs: int = 2, *, run: Path | None = None, warm: bool = True) -> None:
+        self.jobs = max(1, jobs)
+        self._stack = contextlib.ExitStack()
+        start_server()
+        self.run = run or self._stack.enter_context(run_folder())
+        """Folder for staging, tests and container bundles (swept if this process is killed)."""
+        # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
+        # from a server that has already imported the heavy modules once.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, max_tasks_per_child=1)
+        self.warm: WarmPool | None = None
+        """Containers started ahead of need (None: each worker starts its own, as before)."""
+        if warm:
+            from autograder.grading.warm import WarmPool
+
+            self.warm = WarmPool(self.jobs, self.run)
+
+    def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
+        if self.warm is not None:
+            self.warm.prepare(assignment, options)
+
+    def submit(self, assignment: Assignment, submission: Submission,
+               options: GradeOptions) -> Future[SubmissionResult]:
+        ticket = self.warm.ticket() if self.warm is not None else None
+        inner = self._pool.submit(grade_in_worker, assignment, submission, options, self.run, ticket)
+        outer: Future[SubmissionResult] = Future()
+        inner.add_done_callback(lambda done: _settle(outer, submission, done))
+        return outer
+
+    def close(self) -> None:
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # queued work is dropped
+        finally:
+            if self.warm is not None:
+                self.warm.close()
+            self._stack.close()
+
+
+def make_executor(jobs: int = 2, scheduler: str | None = None, *, run: Path | None = None,
+                  warm: bool = True) -> GradingExecutor:
+    """The executor for ``jobs`` local workers, or for the Dask cluster at ``scheduler`` (tcp://HOST:PORT).
+
+    ``run`` is the local working folder (default: a tagged one of its own); ``warm`` starts
+    containers ahead of need. Use it as a context manager, or call ``close()``.
+    """
+    if scheduler:
+        from autograder.grading.cluster import DaskExecutor
+
+        return DaskExecutor(scheduler)
+    return LocalExecutor(jobs, run=run, warm=warm)
