@@ -121,6 +121,12 @@ class SubmissionResult:
     """Extra feedback sections recorded by hidden tests (tables, text)."""
     skipped: bool = False
     """True when an unchanged, already graded submission was not run again."""
+    phases: tuple[tuple[str, float], ...] = ()
+    """Seconds per grading phase, in order: stage, execute, test, close (in the worker), record (where results
+    are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""
+    peak_memory_mb: tuple[tuple[str, float], ...] = ()
+    """Peak resident memory in MiB: ``worker`` (the grading process: pytest and the hidden tests) and, when the
+    worker started the container itself, ``container`` (its largest process, read once it exited)."""
     answers: tuple[HandGraded, ...] = ()
     """Answers awaiting a person's grade (their points are not in ``score``)."""
     timestamp: str | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
+from autograder.grading import hooks
 from autograder.grading.pool import as_completed, make_executor, start_server
 from autograder.grading.submissions import Submission, discover, file_digest, submitted_files
 from autograder.grading.worker import GradeOptions
@@ -66,11 +67,13 @@ def grade(
 
             def finish(result: SubmissionResult) -> None:
                 if not result.skipped:
+                    writing = time.perf_counter()
                     # page first: a grader killed in between regrades the student (no row yet) and rewrites it
                     feedback.write_page(assignment, result, out_dir)
                     scores = {c.grade_id: c.score for c in result.cells}
                     gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
                                      digest=result.digest, reason=result.reason)
+                    result = hooks.recorded(result, time.perf_counter() - writing, options.hooks)
                 results.append(result)
                 if on_result:
                     on_result(result, len(results), len(found))

@@ -13,8 +13,9 @@ from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells,
 from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
-from autograder.grading import warm
+from autograder.grading import hooks, warm
 from autograder.grading.harness import Student, run_tests, zero_scores
+from autograder.grading.hooks import Hooks
 from autograder.grading.submissions import Submission, file_digest, stage, submitted_files
 from autograder.results import CellScore, ExecutionReport, SubmissionResult
 from autograder.sandbox import Limits, get_sandbox
@@ -36,6 +37,8 @@ class GradeOptions:
     """Regrade submissions whose files have not changed since they were graded."""
     scheduler: str | None = None
     """Dask scheduler address (tcp://HOST:PORT) to grade on a cluster; None grades on this machine."""
+    hooks: Hooks = Hooks()
+    """Phase callbacks (picklable: most run in the worker); see :mod:`autograder.grading.hooks`."""
 
 
 def container_limits(assignment: Assignment) -> Limits:
@@ -91,12 +94,14 @@ def _run(
     if ticket is not None:  # a container started ahead of need, its imports loaded: fill it and go
         leased = warm.lease(ticket, warm.spec_for(assignment, options))
         staged, process = leased.fill(staged), leased.process
+    hooks.mark("stage")
     session = KernelSession(
         get_sandbox(options.sandbox), staged, limits=container_limits(assignment), data_root=data_root,
         data=assignment.config.data, call_timeout=limits.call_timeout_s, process=process,
     )
     try:
         report = session.wait_ready(timeout)
+        hooks.executed(report)
         if report.failure:
             session._dead = report.failure
         student = Student(session, report)
@@ -104,6 +109,7 @@ def _run(
         scores, details = run_tests(
             cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests", retrained=retrained
         )
+        hooks.mark("test")
     finally:
         session.close()
     return scores, report, details
@@ -131,9 +137,10 @@ def grade_in_worker(assignment: Assignment, submission: Submission, options: Gra
     # This process grades one submission and exits: everything it makes (staging, container bundles)
     # goes into the batch's run folder, which a later grader sweeps if this batch is killed.
     tempfile.tempdir = str(run)
-    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp, \
+            hooks.measure(submission.student_id, options.hooks) as finish:
         try:
-            return grade_submission(assignment, submission, options, Path(tmp), ticket)
+            return finish(grade_submission(assignment, submission, options, Path(tmp), ticket))
         except Exception as exc:  # a grader bug must not stop the batch; say so plainly
             reason = f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor"
-            return SubmissionResult(submission.student_id, 0.0, 0.0, (), reason)
+            return finish(SubmissionResult(submission.student_id, 0.0, 0.0, (), reason))
