@@ -105,7 +105,8 @@ def demo(sandbox: str, course: Path | None) -> None:
     """Generate backpropagation_simulation, write three example submissions, and grade them.
 
     Expect 20, 0 and 0 out of 20 for the solution, the blank stub and the monkeypatch
-    attack; grades land in gradebook.db and feedback pages in feedback/.
+    attack. Everything goes to demo/ at the course root (submissions/, gradebook.db,
+    feedback/), never to the course's own gradebook.db or feedback/.
 
     \b
     Example:
@@ -119,7 +120,8 @@ def demo(sandbox: str, course: Path | None) -> None:
         batch = run_demo(course or course_root(), sandbox=sandbox)
     for row in summary_rows(batch):
         console.print(f"  {row['student']}: {row['score']:g}/{row['max']:g} ({row['seconds']} s)")
-    console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
+    console.print(f"demo grades: {batch.db_url}\ndemo feedback: {batch.feedback_dir}\n"
+                  "(the demo's own; the course's gradebook.db and feedback/ are untouched)", soft_wrap=True)
 
 
 @main.command()
@@ -165,14 +167,18 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
 
         batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
                           options=options, on_result=on_result)
-    table = Table(title=f"{name}: {len(batch.results)} submissions in {batch.seconds:.1f} s")
+    count = len(batch.results)
+    table = Table()
     for column in ("student", "score", "max", "seconds", "status"):
         table.add_column(column)
     from autograder.grading.batch import summary_rows
 
     for row in summary_rows(batch):
         table.add_row(*(str(row[c]) for c in ("student", "score", "max", "seconds", "status")))
-    Console().print(table)
+    out = Console()
+    # a heading line, not the table's title: rich wraps a title to the table's width
+    out.print(f"{name}: {count} submission{'' if count == 1 else 's'} in {batch.seconds:.1f} s", soft_wrap=True)
+    out.print(table)
     if batch.swept:
         console.print(f"[yellow]note:[/] {batch.swept}")
     console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")

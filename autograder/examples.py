@@ -67,13 +67,23 @@ def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[P
     return made
 
 
+DEMO_DIR = "demo"
+"""The demo's own folder at the course root (ignored by git): its submissions, gradebook and feedback."""
+
+
 def demo(root: Path, *, dest: Path | None = None, sandbox: str = "auto") -> BatchResult:
-    """The README's first command: assign the NumPy assignment, build examples, grade them."""
+    """The README's first command: assign the NumPy assignment, build examples, grade them.
+
+    Everything the demo makes goes to ``dest`` (default ``demo/`` at the course root):
+    ``submissions/``, ``gradebook.db`` and ``feedback/``. The course's own gradebook and
+    feedback pages are never touched, so made-up students never appear in an export.
+    """
     from autograder.authoring.assign import assign
     from autograder.grading.batch import GradeOptions, grade
 
     name = "backpropagation_simulation"
+    folder = (dest or root / DEMO_DIR).resolve()
     assign(name, root=root)
-    folder = dest or root / "examples" / name
-    build_examples(name, folder, root=root)
-    return grade(name, folder, root=root, options=GradeOptions(sandbox=sandbox, force=True))
+    build_examples(name, folder / "submissions", root=root)
+    return grade(name, folder / "submissions", root=root, db_url=f"sqlite:///{folder / 'gradebook.db'}",
+                 feedback_dir=folder / "feedback", options=GradeOptions(sandbox=sandbox, force=True))
