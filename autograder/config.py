@@ -6,9 +6,9 @@ import datetime as dt
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autograder.errors import UserError
 from autograder.sandbox.base import Limits as Limits  # the one limits type, read from [limits]
@@ -37,7 +37,9 @@ class AssignmentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     title: str = Field(description="Human title shown in feedback.")
-    notebook: str = Field(description="Notebook file name inside the assignment folder.")
+    notebook: str = Field(description="Notebook file name inside the assignment folder (the first of `notebooks`).")
+    notebooks: tuple[str, ...] = Field((), description="Every notebook of the assignment, each graded in its own "
+                                       "kernel (default: just `notebook`).")
     artifacts: tuple[str, ...] = Field((), description="Files submitted beside the notebook.")
     data: tuple[str, ...] = Field((), description="Data-dir subfolders mounted read-only at /data.")
     forbidden_modules: tuple[str, ...] = Field((), description="Modules the code may not use.")
@@ -56,6 +58,21 @@ class AssignmentConfig(BaseModel):
         "as 'grade_id' or 'grade_id::test' -> the reason and where they are tested instead.",
     )
     model: dict[str, object] = Field(default_factory=dict, description="Assignment-specific extras.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_several_notebooks(cls, raw: Any) -> Any:
+        """``notebook = "x.ipynb"`` or ``notebooks = ["x.ipynb", "y.ipynb"]`` (or both, consistent)."""
+        if not isinstance(raw, dict):
+            return raw
+        several, one = raw.get("notebooks") or (), raw.get("notebook")
+        if isinstance(several, list | tuple) and several and one is None:
+            return {**raw, "notebook": several[0]}
+        if one is not None and not several:
+            return {**raw, "notebooks": (one,)}
+        if one is not None and isinstance(several, list | tuple) and one not in several:
+            raise ValueError(f"notebook = {one!r} is not one of notebooks = {list(several)}")
+        return raw
 
 
 class Assignment(BaseModel):
@@ -84,8 +101,13 @@ class Assignment(BaseModel):
 
     @cached_property
     def source_notebook(self) -> Path:
-        """The instructor notebook."""
+        """The instructor notebook (the first one)."""
         return self.source_dir / self.config.notebook
+
+    @property
+    def source_notebooks(self) -> list[Path]:
+        """Every instructor notebook, in order."""
+        return [self.source_dir / name for name in self.config.notebooks]
 
 
 def course_root(start: Path | None = None) -> Path:
@@ -101,19 +123,25 @@ def course_root(start: Path | None = None) -> Path:
 
 
 def list_assignments(root: Path) -> list[str]:
-    """Names of the assignments in ``root/source``, sorted."""
-    return sorted(p.parent.name for p in (root / "source").glob("*/assignment.toml"))
+    """Names of the assignments in ``root/source``, sorted (nbgrader's folders of notebooks included)."""
+    from autograder.nbgrader_course import is_nbgrader_assignment
+
+    configured = {p.parent.name for p in (root / "source").glob("*/assignment.toml")}
+    return sorted(configured | {p.name for p in (root / "source").glob("*") if is_nbgrader_assignment(p)})
 
 
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
     """Read ``source/<name>/assignment.toml`` and check it."""
     course = root or course_root()
+    from autograder.nbgrader_course import default_config, is_nbgrader_assignment
+
     path = course / "source" / name / "assignment.toml"
-    if not path.is_file():
+    nbgrader_style = is_nbgrader_assignment(path.parent)
+    if not path.is_file() and not nbgrader_style:
         known = ", ".join(list_assignments(course)) or "none"
         raise ConfigError(f"no assignment {name!r}: {path} does not exist (known: {known})")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = default_config(name, course) if nbgrader_style else tomllib.loads(path.read_text(encoding="utf-8"))
         config = AssignmentConfig.model_validate(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
@@ -123,8 +151,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
         )
         raise ConfigError(f"{path}: {details}") from exc
     assignment = Assignment(name=name, root=course, config=config)
-    if not assignment.source_notebook.is_file():
-        raise ConfigError(
-            f"{path}: notebook = {config.notebook!r} but {assignment.source_notebook} is missing"
-        )
+    for notebook in assignment.source_notebooks:
+        if not notebook.is_file():
+            raise ConfigError(f"{path}: notebook {notebook.name!r} is listed but {notebook} is missing")
     return assignment

@@ -124,6 +124,7 @@ class Server:
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.namespace = namespace
         self.handles: dict[int, Any] = {}
+        self.hidden: dict[str, Any] = {}  # globals an nbgrader-style test cell deleted (`del name`)
 
     def _export(self, value: Any) -> Any:
         if wire.is_data(value):
@@ -192,7 +193,15 @@ class Server:
             return sorted(str(m) for m in list(sys.modules))
         if op == "read_file":
             return self._read_file(str(request["name"]))
+        if op in ("hide", "unhide"):  # `del name` in a test cell: later calls see no such global, until restored
+            return self._hide(str(request["name"]), op == "hide")
         raise ValueError(f"unknown op {op!r}")
+
+    def _hide(self, name: str, hide: bool) -> None:
+        if hide and name in self.namespace:
+            self.hidden[name] = self.namespace.pop(name)
+        elif not hide and name in self.hidden:
+            self.namespace[name] = self.hidden.pop(name)
 
 
 def serve(server: Server, requests: IO[bytes], replies: IO[bytes]) -> None:

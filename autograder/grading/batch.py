@@ -12,8 +12,9 @@ from typing import Any
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
+from autograder.grading.notebooks import deadline, gradebook_cells, never_ran, record_options
 from autograder.grading.pool import as_completed, make_executor, start_server
-from autograder.grading.submissions import Submission, discover, file_digest, submitted_files
+from autograder.grading.submissions import Submission, SubmissionError, discover, file_digest, submitted_files
 from autograder.grading.worker import GradeOptions
 from autograder.results import BatchResult, SubmissionResult
 from autograder.sandbox import get_sandbox, sweep
@@ -37,7 +38,8 @@ def grade(
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
-    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    for source in assignment.source_notebooks:  # a broken source fails before the batch starts
+        grade_cells(read(source), str(source))
     url = db_url or gradebook.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
     if not options.scheduler:  # on a cluster, each worker has its own
@@ -46,7 +48,7 @@ def grade(
     with run_folder() as run:
         if not options.scheduler:
             start_server()  # its imports overlap finding the submissions
-        found = discover(submissions, run, assignment.config.notebook)
+        found = discover(submissions, run, assignment.config.notebook, assignment=name)
         done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []
         todo, unchanged = [], []
@@ -63,7 +65,10 @@ def grade(
             futures = _submit_all(stack, assignment, todo, options, run)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(gradebook.open_gradebook(url))
-            gradebook.sync_assignment(gb, name, _notebook_id(assignment), cells)
+            due = deadline(assignment)
+            for notebook in assignment.config.notebooks:  # every notebook, hand-graded cells too
+                gradebook.sync_assignment(gb, name, Path(notebook).stem, *gradebook_cells(assignment, notebook),
+                                          duedate=due)
 
             def finish(result: SubmissionResult) -> None:
                 if not result.skipped:
@@ -72,7 +77,8 @@ def grade(
                     feedback.write_page(assignment, result, out_dir)
                     scores = {c.grade_id: c.score for c in result.cells}
                     gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
-                                     digest=result.digest, reason=result.reason)
+                                     digest=result.digest, reason=result.reason,
+                                     **record_options(assignment, result))
                     result = hooks.recorded(result, time.perf_counter() - writing, options.hooks)
                 results.append(result)
                 if on_result:
@@ -82,6 +88,11 @@ def grade(
                 finish(result)
             _collect(futures, finish)
     results.sort(key=lambda r: r.student_id)
+    if results and all(never_ran(r) for r in results):
+        reasons = "; ".join(f"{r.student_id}: {r.reason}" for r in results[:5])
+        raise SubmissionError(f"none of the {len(results)} submissions in {submissions} could be found or read "
+                              f"({reasons}{'; ...' if len(results) > 5 else ''}); check the folder's layout "
+                              "(<student>.ipynb, <student>/, or nbgrader's <student>/<assignment>/)")
     return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
 
 

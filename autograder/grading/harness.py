@@ -234,16 +234,25 @@ def run_tests(
     cells: Sequence[GradeCell], student: Any, *, submission: Path, data_dir: Path, workdir: Path,
     retrained: Path | None = None,
 ) -> tuple[list[CellScore], list[dict[str, Any]]]:
-    """Run every test cell's code (hidden tests included) with pytest; score each cell."""
+    """Run every test cell's code (hidden tests included) with pytest; score each cell.
+
+    nbgrader-style cells (top-level asserts) run in grading/asserts.py, on this side too.
+    """
+    from autograder.grading.asserts import run_assert_cells
+
     workdir.mkdir(parents=True, exist_ok=True)
     for index, cell in enumerate(cells):
-        (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
+        if not cell.asserts:
+            (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
     plugin = GradingPlugin(student, submission, data_dir, retrained)
     args = [str(workdir), "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
             "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",
             "-o", "filterwarnings=ignore", "--rootdir", str(workdir)]
-    pytest.main(args, plugins=[plugin])
-    scores = [_score(index, cell, plugin.outcomes) for index, cell in enumerate(cells)]
+    if not all(cell.asserts for cell in cells):
+        pytest.main(args, plugins=[plugin])
+    asserted = run_assert_cells([cell for cell in cells if cell.asserts], student)
+    scores = [asserted[cell.grade_id] if cell.asserts else _score(index, cell, plugin.outcomes)
+              for index, cell in enumerate(cells)]
     return scores, plugin.notes.sections
 
 

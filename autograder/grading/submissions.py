@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import re
@@ -11,10 +13,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from autograder.authoring.notebook import NotebookError, is_grade_cell, is_skipped, read
+from autograder.authoring.notebook import NotebookError, read
 from autograder.channel.kernel import CELLS_FILE
 from autograder.config import Assignment
 from autograder.errors import UserError
+from autograder.grading.cells import SourceCells, cells_to_run
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_MB = 50
@@ -41,10 +44,15 @@ class Submission:
     """The student's folder (notebook plus artifacts), if submitted as a folder."""
     problem: str | None = None
     """Why this submission cannot be graded at all, if so."""
+    timestamp: dt.datetime | None = None
+    """When the student submitted (naive UTC), from nbgrader's ``timestamp.txt`` in the folder."""
 
 
-def discover(path: Path, workdir: Path, notebook_name: str) -> list[Submission]:
-    """Submissions in a folder or zip of ``<id>.ipynb`` files or ``<id>/`` folders."""
+def discover(path: Path, workdir: Path, notebook_name: str, *, assignment: str | None = None) -> list[Submission]:
+    """Submissions in a folder or zip of ``<id>.ipynb`` files or ``<id>/`` folders.
+
+    nbgrader's layout works as it is: ``<id>/<assignment>/`` (with its ``timestamp.txt``).
+    """
     original = path
     if not path.exists():
         raise SubmissionError(f"{path}: no such file or folder; pass a folder or .zip of submissions")
@@ -59,7 +67,33 @@ def discover(path: Path, workdir: Path, notebook_name: str) -> list[Submission]:
     if not found:
         raise SubmissionError(f"{original}: no submissions in it; expected <student>.ipynb files or <student>/ "
                               "folders (check the path, or that the zip is not empty)")
-    return [_submission(student, entries, notebook_name) for student, entries in sorted(found.items())]
+    return [_submission(student, [_nbgrader_folder(e, assignment) for e in entries], notebook_name)
+            for student, entries in sorted(found.items())]
+
+
+def _nbgrader_folder(entry: Path, assignment: str | None) -> Path:
+    """``<id>/<assignment>/`` (nbgrader's submitted/ layout) when ``<id>/`` holds no notebook itself."""
+    inner = entry / assignment if assignment else entry
+    if entry.is_dir() and not entry.is_symlink() and inner.is_dir() and not inner.is_symlink() \
+            and not any(entry.glob("*.ipynb")):
+        return inner
+    return entry
+
+
+def _timestamp(folder: Path) -> tuple[dt.datetime | None, str | None]:
+    """nbgrader's ``timestamp.txt`` parsed as nbgrader parses it, or why it cannot be."""
+    path = folder / "timestamp.txt"
+    if not path.is_file() or path.is_symlink():
+        return None, None
+    raw = path.read_text(encoding="utf-8", errors="replace").strip()[:100]
+    if not raw:
+        return None, None
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(raw), None
+    except (ValueError, OverflowError):
+        return None, f"timestamp.txt holds {raw!r}, not a date and time; fix or remove it"
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -77,15 +111,19 @@ def _submission(student: str, entries: list[Path], notebook_name: str) -> Submis
     if entry.is_symlink():
         return Submission(student, None, None, f"{entry.name} is a symbolic link; submit real files")
     if entry.is_dir():
+        where = f"{student}/{entry.name}/" if entry.name != student else f"{entry.name}/"
         notebooks = sorted(p for p in entry.glob("*.ipynb") if not p.is_symlink())
         preferred = [p for p in notebooks if p.name == notebook_name]
+        timestamp, bad_time = _timestamp(entry)
+        if bad_time:
+            return Submission(student, None, entry, f"{where}{bad_time}")
         if not notebooks:
-            return Submission(student, None, entry, f"no .ipynb notebook in {entry.name}/")
+            return Submission(student, None, entry, f"no .ipynb notebook in {where}", timestamp)
         if len(notebooks) > 1 and not preferred:
             listed = ", ".join(p.name for p in notebooks)
-            return Submission(student, None, entry, f"several notebooks in {entry.name}/ ({listed}); "
-                              f"name the one to grade {notebook_name}")
-        return Submission(student, (preferred or notebooks)[0], entry)
+            return Submission(student, None, entry, f"several notebooks in {where} ({listed}); "
+                              f"name the one to grade {notebook_name}", timestamp)
+        return Submission(student, (preferred or notebooks)[0], entry, None, timestamp)
     if entry.suffix == ".ipynb":
         return Submission(student, entry, None)
     return Submission(student, None, None, f"{entry.name}: expected <student>.ipynb or a <student>/ folder")
@@ -132,9 +170,13 @@ def _inside(path: Path, folder: Path | None) -> bool:
 
 
 def submitted_files(submission: Submission, assignment: Assignment) -> list[Path]:
-    """The notebook plus each declared artifact that exists (never anything else)."""
+    """The notebooks plus each declared artifact that exists (never anything else)."""
     files = [submission.notebook] if submission.notebook else []
     if submission.folder is not None:
+        for name in assignment.config.notebooks[1:]:
+            other = notebook_file(submission, name, assignment.config.notebook)
+            if other is not None:
+                files.append(other)
         for name in assignment.config.artifacts:
             path = submission.folder / name
             if path.is_file() and not path.is_symlink() and path.resolve().is_relative_to(submission.folder.resolve()):
@@ -142,19 +184,35 @@ def submitted_files(submission: Submission, assignment: Assignment) -> list[Path
     return files
 
 
-def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: set[str] | None) -> list[str]:
-    """Copy the notebook and declared artifacts into ``dest``; write the cell list. Returns notes.
+def notebook_file(submission: Submission, name: str, first: str) -> Path | None:
+    """The submitted file for the assignment's notebook ``name`` (``first``: the one a lone file stands for)."""
+    if name == first:
+        return submission.notebook
+    path = submission.folder / name if submission.folder else None
+    return path if path is not None and path.is_file() and not path.is_symlink() else None
 
-    ``skip_ids`` are the source's training cells; None runs every cell (the retrain audit).
+
+def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: set[str] | None,
+          *, notebook: str | None = None) -> list[str]:
+    """Copy one notebook (default: the first), the released files and declared artifacts into ``dest``;
+    write the cell list. Returns notes.
+
+    ``skip_ids`` are training cells besides those the source tags; None runs every cell (the
+    retrain audit). Which cells run is decided by the source notebook (grading/cells.py).
     """
-    assert submission.notebook is not None
-    size_mb = submission.notebook.stat().st_size / 1e6
+    nb_name = notebook or assignment.config.notebook
+    path = notebook_file(submission, nb_name, assignment.config.notebook)
+    assert path is not None
+    size_mb = path.stat().st_size / 1e6
     if size_mb > MAX_NOTEBOOK_MB:
-        raise NotebookError(f"{submission.notebook.name} is {size_mb:.0f} MB (limit {MAX_NOTEBOOK_MB} MB); "
+        raise NotebookError(f"{path.name} is {size_mb:.0f} MB (limit {MAX_NOTEBOOK_MB} MB); "
                             "clear its outputs (Kernel > Restart & Clear Output) and submit again")
-    nb = read(submission.notebook)
+    nb = read(path)
     dest.mkdir(parents=True)
-    shutil.copyfile(submission.notebook, dest / assignment.config.notebook)
+    for released in assignment.config.files:  # the source's copies, as nbgrader overwrites them
+        (dest / released).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(assignment.source_dir / released, dest / released)
+    shutil.copyfile(path, dest / nb_name)
     notes = []
     for name in assignment.config.artifacts:
         source = submission.folder / name if submission.folder else None
@@ -167,11 +225,9 @@ def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: 
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest / name)
-    cells = [
-        {"index": i, "cell_id": str(c.get("id", i)), "source": c.source}
-        for i, c in enumerate(nb.cells)
-        if c.cell_type == "code" and not is_grade_cell(c)
-        and (skip_ids is None or (not is_skipped(c) and c.get("id") not in skip_ids))
-    ]
+    by_source = SourceCells.of(read(assignment.source_dir / nb_name))
+    if skip_ids is not None:
+        by_source = dataclasses.replace(by_source, training=by_source.training | frozenset(skip_ids))
+    cells = cells_to_run(nb, by_source, run_training=skip_ids is None)
     (dest / CELLS_FILE).write_text(json.dumps(cells), encoding="utf-8")
     return notes

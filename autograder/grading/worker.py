@@ -16,7 +16,8 @@ from autograder.datasets import data_dir as resolve_data_dir
 from autograder.grading import hooks, warm
 from autograder.grading.harness import Student, run_tests, zero_scores
 from autograder.grading.hooks import Hooks
-from autograder.grading.submissions import Submission, file_digest, stage, submitted_files
+from autograder.grading.notebooks import grade_notebooks
+from autograder.grading.submissions import Submission, file_digest, notebook_file, stage, submitted_files
 from autograder.results import CellScore, ExecutionReport, SubmissionResult
 from autograder.sandbox import Limits, get_sandbox
 
@@ -54,23 +55,27 @@ def skip_ids(assignment: Assignment) -> set[str]:
 
 def grade_submission(
     assignment: Assignment, submission: Submission, options: GradeOptions, workdir: Path,
-    ticket: warm.Ticket | None = None,
+    ticket: warm.Ticket | None = None, *, notebook: str | None = None,
 ) -> SubmissionResult:
-    """Grade one submission; never raises for anything the submission does."""
+    """Grade one notebook (default: the first) of a submission; never raises for anything the submission does."""
     started = time.perf_counter()
-    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    name = notebook or assignment.config.notebook
+    cells = grade_cells(read(assignment.source_dir / name), str(assignment.source_dir / name))
     max_score = sum(c.points for c in cells)
     files = submitted_files(submission, assignment)
     digest = file_digest(files) if files else ""
-    if submission.problem or submission.notebook is None:
-        reason = submission.problem or "no notebook was submitted"
+    path = notebook_file(submission, name, assignment.config.notebook)
+    if submission.problem or path is None:
+        missing = f"{name} was not submitted" if name != assignment.config.notebook else "no notebook was submitted"
+        reason = submission.problem or missing
         return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
                                 reason, digest=digest, seconds=time.perf_counter() - started)
     staged = workdir / "submission"
     try:
-        notes = stage(submission, assignment, staged, None if options.retrain else skip_ids(assignment))
+        notes = stage(submission, assignment, staged, None if options.retrain else skip_ids(assignment),
+                      notebook=name)
     except NotebookError as exc:
-        reason = str(exc).replace(str(submission.notebook.parent) + "/", "")
+        reason = str(exc).replace(str(path.parent) + "/", "")
         return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
                                 reason, digest=digest, seconds=time.perf_counter() - started)
     scores, report, details = _run(assignment, cells, staged, options, workdir, ticket)
@@ -140,7 +145,10 @@ def grade_in_worker(assignment: Assignment, submission: Submission, options: Gra
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp, \
             hooks.measure(submission.student_id, options.hooks) as finish:
         try:
-            return finish(grade_submission(assignment, submission, options, Path(tmp), ticket))
+            return finish(grade_notebooks(
+                assignment, submission,
+                lambda name, work, t: grade_submission(assignment, submission, options, work, t, notebook=name),
+                Path(tmp), ticket))
         except Exception as exc:  # a grader bug must not stop the batch; say so plainly
             reason = f"internal grader error ({type(exc).__name__}: {exc}); tell your instructor"
             return finish(SubmissionResult(submission.student_id, 0.0, 0.0, (), reason))

@@ -1,0 +1,117 @@
+"""Several notebooks per assignment: grade each in its own kernel, keep the hand-graded answers, add up."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autograder.authoring.handgraded import ManualCell, answers, manual_cells
+from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, read
+from autograder.config import Assignment
+from autograder.grading.submissions import Submission, notebook_file
+from autograder.results import ExecutionReport, HandGraded, SubmissionResult
+
+GradeOne = Callable[[str, Path, Any], SubmissionResult]
+"""Grades one notebook: (notebook file name, work folder, warm-container ticket or None) -> result."""
+
+
+def _has_hand_graded(nb: Any) -> bool:
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if isinstance(meta, dict) and (meta.get("task") or (meta.get("grade") and meta.get("solution"))):
+            return True
+    return False
+
+
+def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tuple[HandGraded, ...]:
+    """The student's answers to notebook ``name``'s hand-graded cells (blank when missing or unreadable)."""
+    source = read(assignment.source_dir / name)
+    if not _has_hand_graded(source):
+        return ()
+    from autograder.authoring.assign import release_notebook
+
+    cells = manual_cells(release_notebook(assignment, name), name)
+    path = notebook_file(submission, name, assignment.config.notebook) if not submission.problem else None
+    try:
+        copy = read(path) if path is not None else None
+    except NotebookError:
+        copy = None
+    found = answers(copy, cells) if copy is not None else [None] * len(cells)
+    stem = Path(name).stem
+    return tuple(
+        HandGraded(stem, cell.grade_id, cell.kind, cell.points, answer.text if answer else None,
+                   answer.blank if answer else cell.kind != "task")
+        for cell, answer in zip(cells, found, strict=True)
+    )
+
+
+def grade_notebooks(assignment: Assignment, submission: Submission, grade_one: GradeOne, workdir: Path,
+                    ticket: Any = None) -> SubmissionResult:
+    """Grade every notebook of the assignment (each in its own kernel) into one result."""
+    parts = []
+    for index, name in enumerate(assignment.config.notebooks):
+        result = grade_one(name, workdir / f"notebook{index}", ticket if index == 0 else None)
+        stem = Path(name).stem
+        cells = tuple(dataclasses.replace(c, notebook=stem) for c in result.cells)
+        parts.append((name, dataclasses.replace(result, cells=cells,
+                                                answers=hand_graded(assignment, name, submission))))
+    combined = parts[0][1] if len(parts) == 1 else _combine(submission.student_id, parts)
+    when = submission.timestamp.isoformat() if submission.timestamp else None
+    return dataclasses.replace(combined, timestamp=when)
+
+
+def _combine(student: str, parts: list[tuple[str, SubmissionResult]]) -> SubmissionResult:
+    reasons = [f"{name}: {r.reason}" for name, r in parts if r.reason]
+    execution = ExecutionReport(
+        cells=[c for _, r in parts for c in r.execution.cells],
+        seconds=sum(r.execution.seconds for _, r in parts),
+        failure="; ".join(f"{name}: {r.execution.failure}" for name, r in parts if r.execution.failure) or None,
+    )
+    return SubmissionResult(
+        student, round(sum(r.score for _, r in parts), 6), sum(r.max_score for _, r in parts),
+        tuple(c for _, r in parts for c in r.cells), "; ".join(reasons) or None,
+        notes=tuple(f"{name}: {note}" for name, r in parts for note in r.notes),
+        execution=execution, seconds=sum(r.seconds for _, r in parts), digest=parts[0][1].digest,
+        details=tuple(d for _, r in parts for d in r.details),
+        answers=tuple(a for _, r in parts for a in r.answers),
+    )
+
+
+def gradebook_cells(assignment: Assignment, name: str) -> tuple[list[GradeCell], list[ManualCell]]:
+    """Notebook ``name``'s autograded test cells (from the source) and hand-graded cells (from the release)."""
+    source = read(assignment.source_dir / name)
+    tests = grade_cells(source, str(assignment.source_dir / name))
+    if not _has_hand_graded(source):
+        return tests, []
+    from autograder.authoring.assign import release_notebook
+
+    return tests, manual_cells(release_notebook(assignment, name), name)
+
+
+def record_options(assignment: Assignment, result: SubmissionResult) -> dict[str, Any]:
+    """What ``gradebook.record`` needs beyond one notebook's scores: every notebook, the time, lateness."""
+    from autograder.gradebook import NotebookGrades
+
+    parts = []
+    for name in assignment.config.notebooks:
+        stem = Path(name).stem
+        scores = {c.grade_id: c.score for c in result.cells if c.notebook in (stem, "")}
+        parts.append(NotebookGrades(stem, scores, tuple(a for a in result.answers if a.notebook == stem)))
+    when = dt.datetime.fromisoformat(result.timestamp) if result.timestamp else None
+    return {"notebooks": parts, "timestamp": when, "late_rate": assignment.config.policy.late_penalty}
+
+
+def never_ran(result: SubmissionResult) -> bool:
+    """The submission could not be found or read: nothing of it ran."""
+    return bool(result.reason) and not result.skipped and not result.execution.cells and not result.execution.seconds
+
+
+def deadline(assignment: Assignment) -> dt.datetime | None:
+    """The assignment's due date as naive UTC (a time written without an offset is UTC), if it has one."""
+    when = assignment.config.policy.deadline
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
