@@ -81,6 +81,26 @@ class CellRecord:
     """Execution time."""
     outputs: tuple[dict[str, Any], ...]
     """nbformat output dicts (text bounded, images as base64 PNG)."""
+    first_line: str = ""
+    """The cell's first non-blank source line as the student sees it (empty: not known)."""
+
+    @property
+    def title(self) -> str:
+        """The cell as a person finds it in Jupyter, which shows no cell numbers: by its first line."""
+        if self.first_line:
+            return f"the cell starting `{self.first_line}`"
+        return f"the cell with id {self.cell_id}" if self.cell_id else f"cell {self.index + 1} from the top"
+
+    @property
+    def problem(self) -> str:
+        """The error as a reader needs it: an exception with no message says what it means here."""
+        kind, _, message = (self.error or "").partition(": ")
+        if message.strip() and message.strip() != "None":
+            return f"{kind}: {message.strip()}"
+        if kind == "NotImplementedError":
+            return ("NotImplementedError: this cell ran code that is not written yet "
+                    "(a `raise NotImplementedError()` is still in place)")
+        return f"{kind or 'an error'} (with no message)"
 
 
 @dataclass

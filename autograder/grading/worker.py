@@ -14,6 +14,7 @@ from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.grading import hooks, warm
+from autograder.grading.cellnames import error_notes, name_cells, staged_first_lines
 from autograder.grading.harness import Student, run_tests, zero_scores
 from autograder.grading.hooks import Hooks
 from autograder.grading.notebooks import grade_notebooks
@@ -78,8 +79,9 @@ def grade_submission(
         reason = str(exc).replace(str(path.parent) + "/", "")
         return SubmissionResult(submission.student_id, 0.0, max_score, tuple(zero_scores(cells, reason)),
                                 reason, digest=digest, seconds=time.perf_counter() - started)
+    first_lines = staged_first_lines(staged)  # now: a warm container moves the staged files away
     scores, report, details = _run(assignment, cells, staged, options, workdir, ticket)
-    cell_notes = [f"cell {c.index} raised {c.error}" for c in report.cells if c.status == "error"]
+    cell_notes = error_notes(name_cells(report, first_lines))
     score = round(sum(c.score for c in scores), 6)
     return SubmissionResult(
         submission.student_id, score, max_score, tuple(scores), report.failure,
