@@ -78,7 +78,7 @@ def assign(names: tuple[str, ...], no_execute: bool, course: Path | None, data_d
         with console.status(f"assigning {name} (executing the solution)..."):
             result = run_assign(name, root=root, run_solution=not no_execute, data_dir=data_dir)
         where = f"; solution executed in {result.seconds:.1f} s" if result.solution else ""
-        console.print(f"[green]✔[/] {name}: {result.release}{where}")
+        console.print(f"[green]✔[/] {name}: {result.release}{where}", soft_wrap=True)
 
 
 @main.command()

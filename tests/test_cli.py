@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,17 @@ def test_every_expected_error_type_is_a_user_error() -> None:
 
     for error in (AssignError, NotebookError, ConfigError, GradebookError, SubmissionError, SandboxError):
         assert issubclass(error, UserError), error
+
+
+@pytest.mark.container
+def test_grade_summary_heading_is_one_line_and_counts_in_the_singular(
+        tiny: Path, tmp_path: Path, sandbox_name: str) -> None:
+    from tests import factories
+
+    factories.submission(tmp_path / "subs", "a-student-with-a-rather-long-identifier", factories.tiny_notebook())
+    result = CliRunner().invoke(main, ["grade", "tiny", str(tmp_path / "subs"), "--course", str(tiny),
+                                       "--sandbox", sandbox_name, "--db", f"sqlite:///{tmp_path / 'gb.db'}",
+                                       "--feedback", str(tmp_path / "fb")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    heading = [line for line in result.output.splitlines() if line.startswith("tiny: ")]
+    assert len(heading) == 1 and re.fullmatch(r"tiny: 1 submission in \d+\.\d s", heading[0]), result.output
