@@ -260,3 +260,98 @@ def bench(ctx: click.Context) -> None:
     from autograder.bench import main as run_bench
 
     run_bench(list(ctx.args), prog="autograder bench")
+
+
+STATE = click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="The service's folder (uploads, feedback, secret key). Default: .autograder/ in the course.")
+SERVICE_DB = click.option("--db", "db_url", default=None,
+                          help="SQLAlchemy URL of the gradebook. Default: gradebook.db at the course root.")
+PUBLIC_URL = click.option("--public-url", default="http://127.0.0.1:8000", show_default=True,
+                          help="The address students open (the TLS proxy's, in production).")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep localhost and put a TLS proxy in front (see README).")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--jobs", "-j", default=2, show_default=True, help="Submissions graded in parallel.")
+@click.option("--sandbox", default="auto", show_default=True, help="Container backend (see `grade --help`).")
+@click.option("--assignment", "assignments", multiple=True, help="Offer only this assignment (repeatable).")
+@click.option("--secure-cookies", is_flag=True, help="Session cookie over HTTPS only (behind a TLS proxy).")
+@click.option("--max-upload-mb", default=100, show_default=True, help="Largest upload, unpacked.")
+@SERVICE_DB
+@STATE
+@PUBLIC_URL
+@COURSE
+@DATA
+def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str, ...], secure_cookies: bool,
+          max_upload_mb: int, db_url: str | None, state_dir: Path | None, public_url: str, course: Path | None,
+          data_dir: Path | None) -> None:
+    """Serve the course: students sign in, upload, and read their feedback seconds later.
+
+    The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start).
+
+    \b
+    Example:
+      autograder roster import roster.csv && autograder roster export
+      autograder serve --port 8000 --jobs 2
+    """
+    from autograder.service.app import serve as run_service
+    from autograder.service.settings import make_settings
+
+    settings = make_settings(course, db_url=db_url, state_dir=state_dir, jobs=jobs, sandbox=sandbox,
+                             data_dir=data_dir, assignments=assignments, public_url=public_url,
+                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb)
+
+    def ready(token: str) -> None:
+        shown = "$AUTOGRADER_INSTRUCTOR_TOKEN" if settings.instructor_token else token
+        console.print(f"instructor sign-in: {public_url.rstrip('/')}/login?token={shown}")
+
+    run_service(settings, host=host, port=port, on_ready=ready)
+
+
+@main.group()
+def roster() -> None:
+    """Students who may sign in to `autograder serve`, and their personal links."""
+
+
+@roster.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SERVICE_DB
+@STATE
+@COURSE
+def roster_import(csv_file: Path, db_url: str | None, state_dir: Path | None, course: Path | None) -> None:
+    """Add the students of CSV_FILE (columns: id, first_name, last_name, email) with a sign-in token each.
+
+    \b
+    Example:
+      autograder roster import roster.csv
+    """
+    from autograder.service.roster import import_roster
+    from autograder.service.settings import make_settings
+
+    count = import_roster(csv_file, make_settings(course, db_url=db_url, state_dir=state_dir))
+    console.print(f"[green]✔[/] {count} students; `autograder roster export` prints their links")
+
+
+@roster.command("export")
+@SERVICE_DB
+@STATE
+@PUBLIC_URL
+@COURSE
+def roster_export(db_url: str | None, state_dir: Path | None, public_url: str, course: Path | None) -> None:
+    """Print every student's personal sign-in link as CSV (student, email, link): send each their own.
+
+    \b
+    Example:
+      autograder roster export --public-url https://grader.example.edu > links.csv
+    """
+    import csv
+
+    from autograder.service.roster import export_links
+    from autograder.service.settings import make_settings
+
+    links = export_links(make_settings(course, db_url=db_url, state_dir=state_dir, public_url=public_url))
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["student", "email", "link"])
+    writer.writerows([link.student, link.email or "", link.url] for link in links)

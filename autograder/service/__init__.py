@@ -1,0 +1,1 @@
+"""The web service (`autograder serve`): students upload and read feedback; routes call grading, never the reverse."""

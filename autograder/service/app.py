@@ -1,0 +1,156 @@
+"""The application: settings in, a Starlette/FastAPI app out, with the grading runner in its lifespan."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from autograder.config import Assignment, list_assignments, load_assignment
+from autograder.service.auth import Guard, User, csrf_token
+from autograder.service.db import engine_for, prepare
+from autograder.service.runner import Runner
+from autograder.service.settings import ServiceSettings, ensure_state, secret_key
+
+log = logging.getLogger("autograder.service")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+"""Sent with every answer (sign-in links carry tokens: no referrer, no caching)."""
+
+
+@dataclass
+class Service:
+    """Everything a route needs, made once per app."""
+
+    settings: ServiceSettings
+    """How the service runs."""
+    engine: Engine
+    """The gradebook database (the service's tables included)."""
+    assignments: dict[str, Assignment]
+    """Assignments offered, by name."""
+    guard: Guard
+    """Sign-in, sessions, CSRF and rate limits."""
+    templates: Jinja2Templates
+    """The pages."""
+    runner: Runner | None
+    """The grading runner (None when this app does not grade)."""
+    lock: threading.Lock
+    """Serialises the policy check and the queue insert of uploads."""
+
+    def assignment(self, name: str) -> Assignment:
+        """An offered assignment, or 404."""
+        if name not in self.assignments:
+            raise HTTPException(404, f"no assignment {name!r} here")
+        return self.assignments[name]
+
+    def page(self, request: Request, template: str, who: User | None, status: int = 200, **context: Any) -> Response:
+        """Render a page with the person, the CSRF token and the course's name."""
+        return self.templates.TemplateResponse(
+            request, template, {"who": who, "csrf": csrf_token(request), "course": self.settings.root.name, **context},
+            status_code=status)
+
+
+def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
+    names = settings.assignments or tuple(list_assignments(settings.root))
+    return {name: load_assignment(name, settings.root) for name in names}
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
+    from autograder.service import instructor, student
+
+    ensure_state(settings.state_dir)
+    prepare(settings.db_url)
+    key = secret_key(settings.state_dir)
+    engine = engine_for(settings.db_url)
+    assignments = _assignments(settings)
+    templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    runner = Runner(settings, engine, assignments) if settings.grade else None
+    service = Service(settings, engine, assignments, Guard(key, settings.instructor_token,
+                                                           settings.requests_per_minute),
+                      templates, runner, threading.Lock())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+            engine.dispose()
+
+    app = FastAPI(title="autograder", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = service
+    app.include_router(student.router)
+    app.include_router(instructor.router)
+    _handlers(app, service)
+    session_key = hmac.new(key, b"session cookie", hashlib.sha256).hexdigest()
+    app.add_middleware(SessionMiddleware, secret_key=session_key, session_cookie="autograder_session",
+                       max_age=14 * 24 * 3600, same_site="lax", https_only=settings.secure_cookies)
+    return app
+
+
+def _handlers(app: FastAPI, service: Service) -> None:
+    """Errors become plain pages: a message a person can act on, never a stack trace."""
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 401 and request.method == "GET":
+            return RedirectResponse("/login", 303)
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return service.page(request, "error.html", None, exc.status_code, message=detail,
+                            retry_after=(exc.headers or {}).get("Retry-After"))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, _exc: RequestValidationError) -> Response:
+        return service.page(request, "error.html", None, 422, message="this address or form is not valid")
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, _exc: Exception) -> Response:
+        log.exception("error on %s %s", request.method, request.url.path)
+        return service.page(request, "error.html", None, 500,
+                            message="something went wrong on the server; the instructor finds the details "
+                                    "in the server's log")
+
+
+def serve(settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Run the service with uvicorn until interrupted (bound to localhost unless ``host`` says otherwise)."""
+    import uvicorn
+
+    app = create_app(settings)
+    if on_ready is not None:
+        on_ready(app.state.service.guard.instructor_token)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips="127.0.0.1", access_log=False)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the service's own tables (version table: autograder_alembic_version)."""

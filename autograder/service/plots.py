@@ -1,0 +1,75 @@
+"""The instructor's plots, drawn on the server with matplotlib and inlined as SVG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+from autograder.service.queue import Upload
+
+_BLUE, _GREEN, _RED = "#1565c0", "#2e7d32", "#c62828"
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog: the SVG sits inside the HTML page
+
+
+def score_histogram(counted: Sequence[Upload]) -> str:
+    """How many students have each final score (the upload that counts, one per student)."""
+    figure = Figure(figsize=(4.6, 2.8))
+    ax = figure.subplots()
+    scores = [u.score or 0.0 for u in counted]
+    top = max((u.max_score or 0.0 for u in counted), default=1.0) or 1.0
+    ax.hist(scores, bins=min(20, max(5, int(top))), range=(0, top), color=_BLUE, edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("students")
+    ax.set_title(f"Scores ({len(scores)} students)")
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def pass_rates(counted: Sequence[Upload]) -> str:
+    """Share of students passing each check, worst first (which hidden test fails most)."""
+    passed: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for upload in counted:
+        for grade_id, name, hidden, ok in json.loads(upload.checks or "[]"):
+            label = f"{grade_id}::{name}" + (" (hidden)" if hidden else "")
+            seen[label] += 1
+            passed[label] += bool(ok)
+    labels = sorted(seen, key=lambda k: (passed[k] / seen[k], k))[:25]
+    figure = Figure(figsize=(6.4, 0.5 + 0.28 * max(len(labels), 2)))
+    ax = figure.subplots()
+    rates = [passed[k] / seen[k] for k in labels]
+    ax.barh(range(len(labels)), rates, color=[_RED if r < 0.5 else _GREEN for r in rates])
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of students passing")
+    ax.set_title("Pass rate of every check (worst first)")
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def per_hour(all_uploads: Sequence[Upload]) -> str:
+    """Uploads received per hour."""
+    hours = Counter(u.created_at.replace(minute=0, second=0, microsecond=0) for u in all_uploads)
+    figure = Figure(figsize=(4.6, 2.8))
+    ax = figure.subplots()
+    if hours:
+        start, end = min(hours), max(hours)
+        slots = [start + dt.timedelta(hours=i) for i in range(int((end - start).total_seconds() // 3600) + 1)]
+        ax.bar(slots, [hours.get(s, 0) for s in slots], width=1 / 26, color=_BLUE)  # type: ignore[arg-type]
+    ax.set_ylabel("uploads")
+    ax.set_title("Uploads per hour (UTC)")
+    figure.autofmt_xdate()
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)

@@ -1,0 +1,189 @@
+"""Grade queued uploads in worker processes and record each result once (feedback page first, then the gradebook)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from concurrent.futures import BrokenExecutor, Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select, update
+
+from autograder import feedback, gradebook
+from autograder.authoring.notebook import grade_cells, read
+from autograder.config import Assignment
+from autograder.grading.pool import GradingExecutor, make_executor, start_server
+from autograder.grading.submissions import Submission
+from autograder.grading.worker import GradeOptions
+from autograder.results import SubmissionResult
+from autograder.sandbox import sweep
+from autograder.sandbox.owners import run_folder, temporary_files_in
+from autograder.service import policy as rules
+from autograder.service import queue
+from autograder.service.db import DONE, FAILED, RUNNING, uploads, utcnow
+from autograder.service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
+
+log = logging.getLogger("autograder.service")
+
+INTERNAL = "internal grader error"
+"""How results the grader itself failed on begin (they do not count against the student)."""
+
+
+def feedback_path(state_dir: Path, upload: queue.Upload) -> Path:
+    """Where an upload's feedback page is kept."""
+    return state_dir / "feedback" / upload.assignment / f"{upload.id}.html"
+
+
+def notebook_id(assignment: Assignment) -> str:
+    """The gradebook's notebook name for an assignment (as `grade` names it)."""
+    return Path(assignment.config.notebook).stem
+
+
+def checks_json(result: SubmissionResult) -> str:
+    """Every check's outcome as [grade_id, test, hidden, passed] (for the instructor's pass-rate plot)."""
+    return json.dumps([[c.grade_id, k.name, k.hidden, k.passed]
+                       for c in result.cells for k in c.checks if not k.skipped])
+
+
+class Runner:
+    """One background thread: claims queued uploads, grades them in a process pool, records results."""
+
+    def __init__(self, settings: ServiceSettings, engine: Engine, assignments: dict[str, Assignment]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.assignments = assignments
+        self.options = GradeOptions(sandbox=settings.sandbox, jobs=settings.jobs, data_dir=settings.data_dir)
+        self.error: str | None = None
+        """Why the runner stopped, if it failed (shown on the instructor's pages)."""
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="autograder-runner", daemon=True)
+
+    def start(self) -> None:
+        """Start grading in the background."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the queue now (an upload just arrived)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop taking uploads; what is running is graded again at the next start."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _main(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # shown to the instructor; uploads stay queued for the next start
+            log.exception("the grading runner stopped")
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def _loop(self) -> None:
+        sweep()
+        with contextlib.ExitStack() as stack:
+            run = stack.enter_context(run_folder())
+            start_server()  # its imports overlap opening the gradebook
+            with temporary_files_in(run):  # nbgrader may write an alembic.ini
+                gb = stack.enter_context(gradebook.open_gradebook(self.settings.db_url))
+            self._sync(gb)
+            requeued = queue.requeue_unfinished(self.engine)
+            if requeued:
+                log.info("graded again after a restart: %d uploads", requeued)
+            while not self._stop.is_set():
+                with self._executor(run) as executor:
+                    self._serve(gb, executor)
+
+    def _executor(self, run: Path) -> GradingExecutor:
+        executor = make_executor(self.settings.jobs, run=run)
+        if self.assignments:
+            executor.prepare(next(iter(self.assignments.values())), self.options)
+        return executor
+
+    def _serve(self, gb: Gradebook, executor: GradingExecutor) -> None:
+        """Keep ``jobs`` uploads in grading until stopped, or until the executor breaks (then it is replaced)."""
+        inflight: dict[Future[SubmissionResult], queue.Upload] = {}
+        while not self._stop.is_set():
+            while len(inflight) < self.settings.jobs and (upload := queue.claim_next(self.engine)):
+                try:
+                    future = executor.submit(self.assignments[upload.assignment], self._submission(upload),
+                                             self.options)
+                except BrokenExecutor:  # a worker process was killed from outside: start a new pool
+                    log.warning("the grading pool broke; starting a new one")
+                    queue.requeue(self.engine, [upload.id], states=(RUNNING,))
+                    return
+                future.add_done_callback(lambda _f: self._wake.set())
+                inflight[future] = upload
+            self._wake.wait(timeout=5)
+            self._wake.clear()
+            for future in [f for f in inflight if f.done()]:
+                self._finish(gb, inflight.pop(future), future)
+
+    def _sync(self, gb: Gradebook) -> None:
+        for name, assignment in self.assignments.items():
+            cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+            gradebook.sync_assignment(gb, name, notebook_id(assignment), cells)
+            gb.update_or_create_assignment(name, duedate=rules.deadline_utc(assignment.config.policy))
+
+    def _submission(self, upload: queue.Upload) -> Submission:
+        folder = self.settings.state_dir / upload.folder
+        notebook = folder / self.assignments[upload.assignment].config.notebook
+        return Submission(upload.student, notebook, folder)
+
+    def _finish(self, gb: Gradebook, upload: queue.Upload, future: Future[SubmissionResult]) -> None:
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker process itself died
+            result = SubmissionResult(upload.student, 0.0, 0.0, (), f"{INTERNAL}: worker died ({exc})")
+        if upload.assignment not in self.assignments:
+            return
+        try:
+            self._record(gb, upload, result)
+        except Exception:
+            gb.db.rollback()
+            log.exception("recording upload %d failed; it is graded again at the next start", upload.id)
+
+    def _record(self, gb: Gradebook, upload: queue.Upload, result: SubmissionResult) -> None:
+        assignment = self.assignments[upload.assignment]
+        page = feedback_path(self.settings.state_dir, upload)
+        _write_synced(page, feedback.render(assignment, result))  # page first, as `grade` does
+        failed = bool(result.reason and result.reason.startswith(INTERNAL))
+        policy = assignment.config.policy
+        lost = rules.penalty(policy, upload.created_at, result.score, result.max_score)
+        final = round(max(0.0, result.score - lost), 6)
+        db = gb.db
+        current = db.execute(select(uploads.c.id, uploads.c.score).where(
+            uploads.c.assignment == upload.assignment, uploads.c.student == upload.student,
+            uploads.c.counted.is_(True))).first()
+        counts = not failed and rules.replaces(policy, upload.id, final, (current[0], current[1]) if current else None)
+        values: dict[str, Any] = dict(status=FAILED if failed else DONE, finished_at=utcnow(), score=final,
+                                      max_score=result.max_score, penalty=lost, reason=result.reason,
+                                      checks=checks_json(result), seconds=result.seconds,
+                                      recorded=uploads.c.recorded + 1, counted=counts)
+        db.execute(update(uploads).where(uploads.c.id == upload.id).values(**values))
+        if not counts:
+            db.commit()
+            return
+        db.execute(update(uploads).where(uploads.c.assignment == upload.assignment,
+                                         uploads.c.student == upload.student, uploads.c.id != upload.id)
+                   .values(counted=False))
+        feedback.write_page(assignment, result, assignment.root / "feedback" / upload.assignment)
+        gradebook.record(gb, upload.assignment, notebook_id(assignment), upload.student,
+                         {c.grade_id: c.score for c in result.cells}, digest=result.digest,
+                         reason=result.reason, timestamp=upload.created_at, late_penalty=lost)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,174 @@
+"""Fixtures and helpers shared by the service tests: a one-assignment course, databases, signed-in clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from starlette.testclient import TestClient
+
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.config import load_assignment
+from autograder.service.roster import student_token
+from autograder.service.settings import ServiceSettings, make_settings, secret_key
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "backpropagation_simulation"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+POLICY = """
+[policy]
+counts = "best"
+cooldown_s = 60
+daily_limit = 5
+"""
+
+
+def make_course(folder: Path, policy: str = POLICY) -> Path:
+    """A course holding only backpropagation_simulation (fast: about a second per submission)."""
+    shutil.copytree(ROOT / "source" / NAME, folder / "source" / NAME)
+    toml = folder / "source" / NAME / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + policy, encoding="utf-8")
+    return folder
+
+
+def notebook_bytes(course: Path, kind: str = "solution") -> bytes:
+    """The solution or the blank release notebook, as a student would upload it."""
+    assignment = load_assignment(NAME, course)
+    nb = solution_notebook(assignment) if kind == "solution" else release_notebook(assignment)
+    return nbformat.writes(nb).encode()  # type: ignore[no-untyped-call]
+
+
+def write_roster(course: Path, students: list[str]) -> Path:
+    """A roster CSV with these student ids."""
+    path = course / "roster.csv"
+    lines = ["id,first_name,last_name,email"] + [f"{s},{s.title()},Doe,{s}@example.edu" for s in students]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def token_for(settings: ServiceSettings, student: str) -> str:
+    """The student's sign-in token (generation 0)."""
+    return student_token(secret_key(settings.state_dir), student, 0)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries."""
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert found, "page has no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Sign ``client`` in with ``token``; returns the session's CSRF token."""
+    page = client.get("/login")
+    answer = client.post("/login", data={"token": token, "csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/").text)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Postgres:
+    """A throw-away PostgreSQL 15 cluster run by the ``postgres`` user (initdb + pg_ctl)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.data = folder / "data"
+
+    def _as_postgres(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        done = self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
+                                 "--auth=trust", "-E", "UTF8", "--no-sync")
+        if done.returncode:
+            raise RuntimeError(f"initdb failed: {done.stderr[-500:]}")
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        done = self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w",
+                                 "-l", str(self.folder / "log"), "start")
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr[-500:]} {done.stdout[-500:]}")
+
+    def stop(self) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+    def new_database(self) -> str:
+        """A fresh, empty database; its SQLAlchemy URL."""
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the session (skipped where Debian's postgresql cannot start)."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}); apt-get install postgresql")
+    folder = Path(tempfile.mkdtemp(prefix="ag-pg-"))
+    folder.chmod(0o755)
+    server = Postgres(folder)
+    try:
+        server.start()
+    except (RuntimeError, OSError, LookupError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"cannot start a PostgreSQL server here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh gradebook URL on each database the service supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gradebook.db'}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A course folder with backpropagation_simulation and the test policy."""
+    return make_course(tmp_path / "course")
+
+
+def settings_for(course: Path, db_url: str, **options: object) -> ServiceSettings:
+    """Service settings for a test course (instructor token fixed, state under the course)."""
+    return make_settings(course, db_url=db_url, state_dir=course / ".autograder",
+                         **{"instructor_token": "instructor-secret-for-tests", **options})
+
+
+def wait_done(client: TestClient, upload_id: int, timeout: float = 120) -> dict[str, object]:
+    """Poll an upload's status until it is graded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state: dict[str, object] = client.get(f"/uploads/{upload_id}/status").json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"upload {upload_id} not graded after {timeout} s")
