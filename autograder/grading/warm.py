@@ -100,6 +100,8 @@ class WarmPool:
         """Start ``slots`` containers for ``assignment`` now, before any submission asks for one."""
         spec = spec_for(assignment, options)
         with self._lock:
+            if spec == self._spec:
+                return  # already prepared (a Dask worker prepares before each task)
             self._retarget(spec)
         for _ in range(self.slots):
             self._refill()
