@@ -136,10 +136,12 @@ def demo(sandbox: str, course: Path | None) -> None:
               help="Folder for HTML feedback pages. Default: feedback/NAME at the course root.")
 @click.option("--retrain", is_flag=True, help="Audit mode: also run the training cells in the container.")
 @click.option("--force", is_flag=True, help="Regrade submissions that have not changed since the last run.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Grade on this Dask cluster (each worker grades in its own sandbox); results are recorded here.")
 @COURSE
 @DATA
 def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | None,
-          feedback_dir: Path | None, retrain: bool, force: bool, course: Path | None,
+          feedback_dir: Path | None, retrain: bool, force: bool, scheduler: str | None, course: Path | None,
           data_dir: Path | None) -> None:
     """Grade SUBMISSIONS (a folder or .zip of <student>.ipynb files or <student>/ folders) for NAME.
 
@@ -150,12 +152,14 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
     Examples:
       autograder grade backpropagation_simulation submissions/
       autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
+      autograder grade backpropagation_simulation submissions/ --scheduler tcp://10.0.0.5:8786
     """
     from autograder.grading.batch import GradeOptions
     from autograder.grading.batch import grade as run_grade
     from autograder.results import SubmissionResult
 
-    options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force)
+    options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force,
+                           scheduler=scheduler)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"grading {name}", total=None)

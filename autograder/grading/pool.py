@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from autograder.config import Assignment
+from autograder.errors import UserError
 from autograder.grading.submissions import Submission
 from autograder.grading.worker import GradeOptions, grade_in_worker
 from autograder.results import SubmissionResult
@@ -35,7 +36,7 @@ PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.gra
 """Modules the worker server imports once, before it forks any worker."""
 
 
-class ClusterLost(RuntimeError):
+class ClusterLost(UserError):
     """The Dask scheduler (or every worker) went away; what was graded before is kept."""
 
 
