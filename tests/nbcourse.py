@@ -39,7 +39,8 @@ def _answer(source: str, grade_id: str, points: float) -> NotebookNode:
 
 
 CUBE = "def cube(x):\n    ### BEGIN SOLUTION\n    return x ** 3\n    ### END SOLUTION"
-TOTAL = "def total_cubes(n):\n    ### BEGIN SOLUTION\n    return sum(cube(i) for i in range(1, n + 1))\n    ### END SOLUTION"
+TOTAL = ("def total_cubes(n):\n    ### BEGIN SOLUTION\n    return sum(cube(i) for i in range(1, n + 1))\n"
+         "    ### END SOLUTION")
 TEST_CUBE = "assert cube(2) == 8, 'cube(2) should be 8'\nassert cube(-1) == -1"
 TEST_CUBE_MORE = ("assert [cube(i) for i in range(3)] == [0, 1, 8]\n"
                   "### BEGIN HIDDEN TESTS\nassert cube(3) == 27, 'cube(3) should be 27'\n### END HIDDEN TESTS")
@@ -47,7 +48,8 @@ TEST_USES_CUBE = ('"""total_cubes must call cube."""\nsaved = cube\ndel cube\ntr
                   "except NameError:\n    pass\nelse:\n    raise AssertionError('total_cubes does not use cube')\n"
                   "finally:\n    cube = saved")
 TEST_PARTIAL = "earned = 0\nif cube(1) == 1:\n    earned += 1\nif cube(10) == 1000:\n    earned += 1\nearned"
-LOAD = "def load():\n    ### BEGIN SOLUTION\n    with open('words.txt') as f:\n        return f.read().split()\n    ### END SOLUTION"
+LOAD = ("def load():\n    ### BEGIN SOLUTION\n    with open('words.txt') as f:\n        return f.read().split()\n"
+        "    ### END SOLUTION")
 TEST_LOAD = "assert load() == ['neural', 'nets'], 'load() should return the words of words.txt'"
 TEST_PYTEST = "def test_load_count(student):\n    assert len(student.load()) == 2, 'two words'"
 

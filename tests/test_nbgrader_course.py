@@ -1,0 +1,161 @@
+"""An nbgrader course graded as it is, compared with `nbgrader autograde` on the same submissions."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import sqlite3
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import manual
+from autograder.config import list_assignments, load_assignment
+from autograder.gradebook import export_csv
+from autograder.grading.batch import GradeOptions, grade
+from autograder.results import BatchResult
+from tests import nbcourse
+
+pytestmark = pytest.mark.container
+
+OURS = ("autograder_result", "autograder_answer")
+"""Tables of this grader; every other table is nbgrader's."""
+
+
+@dataclass(frozen=True)
+class Graded:
+    """The course graded twice: by nbgrader, then by us into a copy of nbgrader's gradebook."""
+
+    root: Path
+    nbgrader_db: Path
+    ours_db: Path
+    batch: BatchResult
+
+
+def _nbgrader_autograde(root: Path) -> Path:
+    """nbgrader's own pipeline, through its Python API: due date, students, release, autograde."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy use warns; not ours to fix
+        with Gradebook(url) as gb:
+            gb.add_assignment(nbcourse.ASSIGNMENT, duedate=nbcourse.DUE)
+            gb.add_student("ada")
+            gb.add_student("bob")
+        config = Config()
+        config.CourseDirectory.root = str(root)
+        config.LateSubmissionPlugin.penalty_method = "zero"
+        api = NbGraderAPI(config=config)
+        assert api.generate_assignment(nbcourse.ASSIGNMENT)["success"]
+        release = {n: nbformat.read(str(root / "release" / nbcourse.ASSIGNMENT / n), as_version=4)
+                   for n in ("part1.ipynb", "part2.ipynb")}
+        nbcourse.submit(root, "ada", release, when=dt.datetime(2026, 2, 28, 9), edits=nbcourse.GOOD)
+        nbcourse.submit(root, "bob", release, when=dt.datetime(2026, 3, 2, 9), edits=nbcourse.POOR, strip_ids=True)
+        for student in ("ada", "bob"):
+            assert api.autograde(nbcourse.ASSIGNMENT, student, force=True)["success"]
+        with Gradebook(url) as gb:  # an instructor has already hand-graded one answer in formgrader
+            grade = gb.find_grade("explain", "part1", nbcourse.ASSIGNMENT, "ada")
+            grade.manual_score, grade.needs_manual_grade = 1.5, False
+            gb.find_comment("explain", "part1", nbcourse.ASSIGNMENT, "ada").manual_comment = "Why odd?"
+            gb.db.commit()
+    return root / "gradebook.db"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory, sandbox_name: str) -> Graded:
+    root = nbcourse.write_course(tmp_path_factory.mktemp("nbcourse"))
+    nbgrader_db = _nbgrader_autograde(root)
+    ours = root / "ours.db"
+    shutil.copyfile(nbgrader_db, ours)
+    shutil.copyfile(nbgrader_db, root / "nbgrader-only.db")  # nbgrader's, untouched by us
+    batch = grade(nbcourse.ASSIGNMENT, root / "submitted", root=root, db_url=f"sqlite:///{ours}",
+                  options=GradeOptions(sandbox=sandbox_name, jobs=2))
+    return Graded(root, root / "nbgrader-only.db", ours, batch)
+
+
+def _rows(db: Path, table: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)  # noqa: S608
+
+
+def _tables(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return sorted(r[0] for r in rows if r[0] not in OURS)
+
+
+def _auto_scores(db: Path) -> dict[tuple[str, str, str], tuple[object, object]]:
+    query = """SELECT sa.student_id, n.name, c.name, g.auto_score, g.needs_manual_grade FROM grade g
+               JOIN submitted_notebook sn ON g.notebook_id = sn.id JOIN notebook n ON sn.notebook_id = n.id
+               JOIN submitted_assignment sa ON sn.assignment_id = sa.id JOIN base_cell c ON g.cell_id = c.id"""
+    with sqlite3.connect(db) as connection:
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in connection.execute(query)}
+
+
+def test_nbgrader_layout_is_an_assignment_with_defaults(graded: Graded) -> None:
+    assignment = load_assignment(nbcourse.ASSIGNMENT, graded.root)
+    assert nbcourse.ASSIGNMENT in list_assignments(graded.root)
+    assert assignment.config.notebooks == ("part1.ipynb", "part2.ipynb")
+    assert assignment.config.files == ("words.txt",)  # released with the notebooks
+    assert assignment.config.policy.late_penalty == 1.0  # nbgrader_config.py: penalty_method = 'zero'
+
+
+def test_autograded_points_equal_nbgrader_autograde(graded: Graded) -> None:
+    theirs, ours = _auto_scores(graded.nbgrader_db), _auto_scores(graded.ours_db)
+    assert ours == theirs  # every cell: auto score and "needs manual grade", both notebooks, both students
+    assert theirs[("ada", "part1", "test_partial")] == (2.0, 0) and theirs[("bob", "part1", "test_partial")] == (1.0, 0)
+    assert theirs[("ada", "part1", "test_uses_cube")] == (0.5, 0)  # `del cube` reached the student's globals
+    assert theirs[("bob", "part1", "test_uses_cube")] == (0.0, 0)
+    scores = {r.student_id: r.score for r in graded.batch.results}
+    assert scores == {"ada": 6.5, "bob": 3.0}  # autograded points (hand-graded ones are not in `score`)
+
+
+def test_grading_changes_no_row_it_does_not_own(graded: Graded) -> None:
+    for table in _tables(graded.nbgrader_db):
+        assert _rows(graded.ours_db, table) == _rows(graded.nbgrader_db, table), table
+
+
+def test_late_submission_keeps_its_time_and_gets_nbgraders_penalty(graded: Graded) -> None:
+    query = """SELECT sa.student_id, sa.timestamp, sn.late_submission_penalty FROM submitted_notebook sn
+               JOIN submitted_assignment sa ON sn.assignment_id = sa.id"""
+    with sqlite3.connect(graded.ours_db) as connection:
+        rows = sorted(connection.execute(query).fetchall())
+    assert [r[:2] for r in rows] == [("ada", "2026-02-28 09:00:00.000000")] * 2 + [
+        ("bob", "2026-03-02 09:00:00.000000")] * 2
+    assert sorted(r[2] for r in rows if r[0] == "bob") == [1.0, 2.0]  # each notebook's score: 'zero'
+    assert all(r[2] is None for r in rows if r[0] == "ada")
+
+
+def test_hand_graded_answers_await_a_grade_and_show_in_the_export(graded: Graded) -> None:
+    copy = graded.root / "handgraded.db"  # the other tests read the gradebook as grading left it
+    shutil.copyfile(graded.ours_db, copy)
+    url = f"sqlite:///{copy}"
+    waiting = {(i.student, i.notebook, i.grade_id): i for i in manual.pending(url, nbcourse.ASSIGNMENT)}
+    assert sorted(waiting) == [("ada", "part1", "task_plot"), ("ada", "part2", "longest"),
+                               ("bob", "part1", "task_plot")]  # bob's blank answers: 0, "No response."
+    assert waiting[("ada", "part2", "longest")].answer == nbcourse.GOOD["part2.ipynb"]["longest"]
+    item = manual.set_grade(url, nbcourse.ASSIGNMENT, "ada", "part2", "longest", score=1, comment="Nice.")
+    assert (item.manual_score, item.comment, item.needs_manual_grade) == (1.0, "Nice.", False)
+    with export_csv(url, nbcourse.ASSIGNMENT, graded.root / "grades.csv").open() as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)}
+    assert float(rows["ada"]["raw_score"]) == 6.5 + 1.5 + 1.0  # autograded + two hand grades
+
+
+def test_a_batch_where_nothing_could_be_read_fails(graded: Graded, sandbox_name: str, tmp_path: Path) -> None:
+    subs = tmp_path / "submitted"
+    for student in ("x1", "x2"):
+        folder = subs / student / nbcourse.ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "part1.ipynb").write_text("{not json", encoding="utf-8")
+    from autograder.grading.submissions import SubmissionError
+
+    with pytest.raises(SubmissionError, match="none of the 2 submissions .* could be found or read .*x1: "):
+        grade(nbcourse.ASSIGNMENT, subs, root=graded.root, db_url=f"sqlite:///{tmp_path / 'g.db'}",
+              options=GradeOptions(sandbox=sandbox_name, jobs=1))
