@@ -46,7 +46,8 @@ class LocalDask:
 
     def logs(self) -> str:
         """The tail of every process's log, for error messages."""
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(self.folder.glob("*.log")))
+        logs = sorted(self.folder.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in logs)
 
 
 def _env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -66,7 +67,8 @@ def start_worker(cluster: LocalDask, index: int, *, nanny: bool = False, env: Ma
     """Start one more `dask worker` (one process, one thread) for ``cluster``."""
     command = [*_dask(), "worker", cluster.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                "--host", "127.0.0.1", "--local-directory", str(cluster.folder / f"worker-{index}"),
-               "--nanny" if nanny else "--no-nanny", "--name", f"worker-{index}"]
+               "--nanny" if nanny else "--no-nanny", "--name", f"worker-{index}",
+               "--preload", "autograder.grading.cluster"]
     worker = _start(command, cluster.folder / f"worker-{index}.log", _env(env or {}))
     cluster.workers.append(worker)
     return worker

@@ -132,7 +132,7 @@ _EXECUTOR: LocalExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
 
 
-def _worker_executor() -> LocalExecutor:
+def _worker_executor(nthreads: int | None = None) -> LocalExecutor:
     """This Dask worker's own local pool and warm containers (one slot per worker thread)."""
     global _EXECUTOR
     import multiprocessing
@@ -143,10 +143,26 @@ def _worker_executor() -> LocalExecutor:
                 raise ClusterError("this Dask worker runs as a daemonic process and cannot start grading "
                                    "processes: start workers with --no-nanny, or set "
                                    "distributed.worker.daemon: false (DASK_DISTRIBUTED__WORKER__DAEMON=False)")
-            from distributed import get_worker
+            if nthreads is None:
+                from distributed import get_worker
 
-            _EXECUTOR = LocalExecutor(get_worker().state.nthreads)
+                nthreads = get_worker().state.nthreads
+            _EXECUTOR = LocalExecutor(nthreads)
         return _EXECUTOR
+
+
+def dask_setup(worker: Any) -> None:
+    """``dask worker --preload autograder.grading.cluster``: start the grading processes' server now."""
+    _worker_executor(worker.state.nthreads)
+
+
+def dask_teardown(worker: Any) -> None:
+    """The worker is closing: destroy its warm containers."""
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        executor, _EXECUTOR = _EXECUTOR, None
+    if executor is not None:
+        executor.close()
 
 
 def check_worker(data: tuple[str, ...], sandbox: str) -> str:
