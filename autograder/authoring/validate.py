@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.authoring import mistakes as corpus
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.authoring.mutate import mutants
 from autograder.authoring.notebook import (
@@ -51,6 +52,8 @@ class Report:
     """In order of checking."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Validation time per assignment."""
+    mistakes: list[corpus.MistakeOutcome] = field(default_factory=list)
+    """Each known mistake's verdict beside its expectation (source/<name>/mistakes.toml)."""
 
     @property
     def ok(self) -> bool:
@@ -201,13 +204,16 @@ def _grade_set(
             student = f"mutant-{number:02d}"
             _stage_solution(assignment, subs / student, mutant.notebook)
             kinds[student] = f"{mutant.kind} in cell {mutant.cell_index}, line {mutant.line}"
+        for number, mistake in enumerate(corpus.load_mistakes(assignment.source_dir)):
+            _stage_solution(assignment, subs / f"mistake-{number:02d}", corpus.apply(mistake, solution))
         batch = grade(assignment.name, subs, root=assignment.root, db_url=f"sqlite:///{tmp}/validate.db",
                       feedback_dir=Path(tmp) / "feedback", options=options)
     return batch, kinds
 
 
-def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limit: int = 30) -> list[Finding]:
-    """Run every check on one assignment."""
+def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limit: int = 30,
+                 outcomes: list[corpus.MistakeOutcome] | None = None) -> list[Finding]:
+    """Run every check on one assignment; known mistakes' verdicts are appended to ``outcomes``."""
     name = assignment.name
     cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
     findings = [Finding(name, "settings", not p, p or "ok") for p in
@@ -226,6 +232,11 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
     findings.append(Finding(name, "stub", stub.score <= free, f"{stub.score:g} points (allowed: {free:g})" + (
         "" if stub.score <= free else "; a test passes on the blank stub: make it check real values")))
     findings += _mutation_findings(name, cells, by_id, kinds, assignment.config.mutation_exempt)
+    judged = [corpus.judge(name, mistake, by_id[f"mistake-{number:02d}"])
+              for number, mistake in enumerate(corpus.load_mistakes(assignment.source_dir))]
+    (outcomes if outcomes is not None else []).extend(judged)
+    findings += [Finding(name, "mistake", o.ok, f"{o.mistake.id}: expected {o.expected}; got {o.got}"
+                         + ("" if o.ok else "; " + "; ".join(o.problems))) for o in judged]
     return findings
 
 
@@ -265,8 +276,9 @@ def validate(names: list[str], *, root: Path | None = None, options: GradeOption
     for name in names:
         started = time.perf_counter()
         try:
-            findings = validate_one(load_assignment(name, course), options, mutation_limit=mutation_limit)
-        except (ConfigError, NotebookError) as exc:  # unreadable settings or source notebook
+            findings = validate_one(load_assignment(name, course), options, mutation_limit=mutation_limit,
+                                    outcomes=report.mistakes)
+        except (ConfigError, NotebookError, corpus.MistakeError) as exc:  # unreadable settings, notebook, corpus
             findings = [Finding(name, "readable", False, str(exc))]
         for finding in findings:
             report.findings.append(finding)
