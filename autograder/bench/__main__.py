@@ -1,5 +1,5 @@
 """``python -m autograder.bench``."""
 
-from autograder.bench.runner import main
+from autograder.bench.cli import main
 
 main()
