@@ -93,19 +93,30 @@ def test_feedback_page_shows_scores_not_hidden_code(tiny: Path, sandbox_name: st
 @pytest.mark.parametrize(("student", "extra", "reason"), [
     ("exits", "import os\nos._exit(3)", "exited with code 3"),
     ("loops", "while True:\n    pass", "did not finish within"),
-    ("sysexit", "import sys\nsys.exit(1)", None),
 ])
-def test_hostile_cells_score_zero_with_reason(tiny: Path, sandbox_name: str, student: str,
-                                             extra: str, reason: str | None) -> None:
+def test_a_notebook_that_never_gets_ready_scores_zero_with_reason(tiny: Path, sandbox_name: str, student: str,
+                                                                 extra: str, reason: str) -> None:
+    # appended to the full solution: only the hostile cell can bring the score down to 0
     subs = tiny / "subs"
-    factories.submission(subs, student, _variant(tiny, solution=False, extra=extra))
+    factories.submission(subs, student, _variant(tiny, extra=extra))
     factories.submission(subs, "honest", _variant(tiny))
     batch = _grade(tiny, subs, sandbox_name)
     result = next(r for r in batch.results if r.student_id == student)
     assert result.score == 0.0
-    if reason:
-        assert result.reason and reason in result.reason
+    assert result.reason and reason in result.reason
+    assert all(not c.passed and reason in c.message for cell in result.cells for c in cell.checks)
     assert _scores(batch)["honest"] == 4.0  # the batch went on
+
+
+def test_sys_exit_in_a_cell_stops_that_cell_only(tiny: Path, sandbox_name: str) -> None:
+    nb = _variant(tiny)
+    first_solution = next(i for i, c in enumerate(nb.cells) if c.get("id") == "add")
+    nb.cells.insert(first_solution, factories.code("import sys\nsys.exit(1)", "leave"))
+    factories.submission(tiny / "subs", "sysexit", nb)
+    (result,) = _grade(tiny, tiny / "subs", sandbox_name).results
+    assert result.score == 4.0  # the solution's cells after the exit still ran, as in Jupyter
+    assert result.reason is None
+    assert any("SystemExit" in note for note in result.notes), result.notes
 
 
 def test_function_that_loops_forever_fails_its_tests_only(tiny: Path, sandbox_name: str) -> None:
