@@ -59,6 +59,7 @@ def test_otter_test_files_hold_every_test_with_our_points(cells: list) -> None: 
 
 
 def test_nbgrader_cells_split_points_and_hide_hidden_calls(cells: list) -> None:  # type: ignore[type-arg]
+    assert any(cell.hidden_tests for cell in cells), "the hidden-call check needs hidden tests to look for"
     for cell in cells:
         split = bench.nbgrader_cells(cell)
         assert len(split) == len(cell.tests)
@@ -84,6 +85,7 @@ def test_shim_runs_our_tests_in_process_like_otter(tmp_path: Path, cells: list, 
         parsed: dict[str, object] = {}
         exec(compile(bench.otter_test_file(cell), cell.grade_id, "exec"), parsed)
         cases = [v for v in parsed.values() if type(v).__name__ == "test_case"]
+        assert len(cases) == len(cell.tests), f"{cell.grade_id}: the filter found {len(cases)} otter test cases"
         for case in cases:
             case.call_func(namespace)  # type: ignore[attr-defined]
 
