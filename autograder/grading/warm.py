@@ -278,22 +278,23 @@ class LeasedProcess(SandboxProcess):
         self._ask("kill")
 
     def close(self) -> None:
-        """Hand the container back: the pool destroys it, and the readers of its pipes then see their end.
+        """Kill the container, close the pipes and hand it back (the pool removes its files); safe twice.
 
-        Safe to call twice. The output pipes are not closed here: a reader thread may be blocked
-        in them, and closing a buffered file under it deadlocks; they end when the container does.
+        The kill comes first: the session's reader threads are blocked in the output pipes until
+        the container's end closes them, and closing a buffered file under a reader deadlocks.
         """
+        self.kill()
+        for stream in (self.stdin, self.stdout, self.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass  # a broken pipe to a dead container has nothing left to flush
         with self._ask_lock:
             try:
                 self._conn.send(("done",))
                 self._conn.close()
             except OSError:
                 pass
-            self._code = self._code if self._code is not None else 137
-        try:
-            self.stdin.close()
-        except OSError:
-            pass  # a broken pipe to a dead container has nothing left to flush
 
 
 @dataclass(frozen=True)

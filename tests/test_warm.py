@@ -1,0 +1,83 @@
+"""The warm container pool: containers started ahead of need, each leased to exactly one submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.authoring.assign import solution_notebook
+from autograder.config import Limits, load_assignment
+from autograder.grading.submissions import discover
+from autograder.grading.warm import WarmPool, WarmSpec, lease
+from autograder.grading.worker import GradeOptions, grade_submission
+from autograder.results import SubmissionResult
+from autograder.sandbox import RUNC_ROOT, SandboxError
+from autograder.sandbox.owners import owner_tag
+from tests import factories
+
+pytestmark = pytest.mark.container
+
+PROBE = """
+import os
+print('marker before:', os.path.exists('/tmp/marker'), os.path.exists('left-behind.txt'), 'SECRET' in globals())
+SECRET = 42
+open('/tmp/marker', 'w').write('x')
+open('left-behind.txt', 'w').write('x')
+print('marker after:', os.path.exists('/tmp/marker'))
+"""
+
+
+def _printed(result: SubmissionResult) -> str:
+    return "".join(str(o.get("text", "")) for c in result.execution.cells for o in c.outputs)
+
+
+def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: int = 1) -> list[SubmissionResult]:
+    assignment = load_assignment("tiny", tiny)
+    for student, extra in students.items():
+        nb = solution_notebook(assignment)
+        nb.cells.append(factories.code(extra, "extra"))
+        factories.submission(tiny / "subs", student, nb)
+    options = GradeOptions(sandbox=sandbox_name)
+    results = []
+    pool = WarmPool(slots, tiny)
+    try:
+        pool.prepare(assignment, options)
+        for index, sub in enumerate(discover(tiny / "subs", tiny, "tiny.ipynb")):
+            work = tiny / f"work{index}"
+            work.mkdir()
+            results.append(grade_submission(assignment, sub, options, work, pool.ticket()))
+    finally:
+        pool.close()
+    return results
+
+
+def _our_containers() -> list[str]:
+    return [p.name for p in Path(RUNC_ROOT).glob(f"ag-{owner_tag()}-*")] if Path(RUNC_ROOT).is_dir() else []
+
+
+def test_no_state_crosses_from_one_submission_to_the_next(tiny: Path, sandbox_name: str) -> None:
+    first, second = _grade_all(tiny, sandbox_name, {"a_first": PROBE, "b_second": PROBE})
+    assert first.score == second.score == 4.0
+    # each saw a fresh /tmp, a fresh working folder and fresh globals, though the second container
+    # was started (and waited) while the first one was being graded
+    for result in (first, second):
+        assert "marker before: False False False" in _printed(result), _printed(result)
+        assert "marker after: True" in _printed(result)
+    assert _our_containers() == []  # every container is gone once the pool is closed
+
+
+def test_exit_code_of_a_leased_container_reaches_the_grader(tiny: Path, sandbox_name: str) -> None:
+    (result,) = _grade_all(tiny, sandbox_name, {"quitter": "import os\nos._exit(3)"})
+    assert result.score == 0.0
+    assert result.reason is not None and "exited with code 3" in result.reason
+
+
+def test_a_container_that_cannot_start_is_reported_to_its_submission(tmp_path: Path, sandbox_name: str) -> None:
+    pool = WarmPool(1, tmp_path)
+    try:
+        spec = WarmSpec(sandbox_name, Limits(), tmp_path / "no-data", ("mnist",))
+        with pytest.raises(SandboxError, match="mnist"):
+            lease(pool.ticket(), spec)
+    finally:
+        pool.close()
