@@ -149,3 +149,29 @@ def test_download_lays_out_splits_from_the_archive_without_a_network(
     assert petimages.verify_manifest(root, ("train", "validation", "test"), full=True) == 12
     with Image.open(root / "train" / "cat" / "cat.00000.jpg") as image:
         assert image.size == (16, 16)
+
+
+def test_idx_download_keeps_checked_files_and_removes_a_bad_one(
+        mnist_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import urllib.request
+
+    fetched: list[str] = []
+
+    def fake_retrieve(url: str, dest: Path) -> None:  # the mirror, served from the synthetic files
+        fetched.append(url)
+        shutil.copyfile(mnist_root / "mnist" / url.rsplit("/", 1)[1], dest)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", fake_retrieve)
+    dest = tmp_path / "fresh"
+    folder = mnist.download_idx(dest)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(name for name, _ in mnist.FILES.values())
+    assert fetched == [mnist.MIRROR + name for name, _ in mnist.FILES.values()]
+    assert mnist.load_mnist(dest, test_size=10, use_keras=False).x_train.shape == (40, 28, 28)
+    mnist.download_idx(dest)  # present and checked: nothing fetched again
+    assert len(fetched) == 2
+    monkeypatch.setitem(mnist.FILES, "labels", (mnist.FILES["labels"][0], "0" * 32))
+    (folder / mnist.FILES["labels"][0]).unlink()
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        mnist.download_idx(dest)
+    assert not (folder / mnist.FILES["labels"][0]).exists()
