@@ -20,7 +20,9 @@ MAX_FUNCTION_LINES = 50
 
 # TODO(issue 13, lead): other helpers' code over the limits, listed so the checks stay strict for everything else;
 # remove each entry when its code is split.
-LONG_MODULES: dict[str, int] = {}
+LONG_MODULES: dict[str, int] = {
+    "autograder.cli": 422,
+}
 """Module -> its line count today (over MAX_MODULE_LINES); a module may shrink, never grow."""
 LONG_FUNCTIONS: dict[str, int] = {
     "autograder.grading.batch:grade": 71,
