@@ -11,6 +11,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from autograder.config import Assignment
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from autograder.manual import ManualItem
     from autograder.results import SubmissionResult
 
 MAX_IMAGES = 12
@@ -29,8 +32,8 @@ def _images(result: SubmissionResult) -> list[dict[str, Any]]:
     return images[:MAX_IMAGES]
 
 
-def render(assignment: Assignment, result: SubmissionResult) -> str:
-    """The feedback page for one submission, as HTML text."""
+def render(assignment: Assignment, result: SubmissionResult, hand: Sequence[ManualItem] = ()) -> str:
+    """The feedback page for one submission, as HTML text (``hand``: its hand-graded answers)."""
     fraction = result.score / result.max_score if result.max_score else 0.0
     return _ENV.get_template("feedback.html").render(
         title=assignment.config.title,
@@ -40,12 +43,17 @@ def render(assignment: Assignment, result: SubmissionResult) -> str:
         errors=[c for c in result.execution.cells if c.status == "error"],
         images=_images(result),
         details=list(result.details),
+        hand=list(hand),
     )
 
 
-def write_page(assignment: Assignment, result: SubmissionResult, out_dir: Path) -> Path:
-    """Write ``<out_dir>/<student>.html``."""
+def write_page(assignment: Assignment, result: SubmissionResult, out_dir: Path,
+               hand: Sequence[ManualItem] = ()) -> Path:
+    """Write ``<out_dir>/<student>.html`` (and the result beside it, to redraw the page after hand grading)."""
+    from autograder import resultjson
+
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{result.student_id}.html"
-    path.write_text(render(assignment, result), encoding="utf-8")
+    path.write_text(render(assignment, result, hand), encoding="utf-8")
+    resultjson.save(result, out_dir)
     return path

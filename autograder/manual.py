@@ -9,6 +9,7 @@ The students' answers are kept in a table of ours, ``autograder_answer``, beside
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from sqlalchemy import text
 
 from autograder.authoring.handgraded import CODE, MARKDOWN, TASK, ManualCell
 from autograder.errors import UserError
-from autograder.results import HandGraded
+from autograder.results import HandGraded, SubmissionResult
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
+
+    from autograder.config import Assignment
 
 AUTOGRADED = "autograded"
 """Kind of an autograded test cell flagged for review (a person overrode its score)."""
@@ -235,3 +238,55 @@ def record_answers(gb: Gradebook, assignment: str, student: str, submitted: Any,
         gb.db.execute(text("INSERT INTO autograder_answer VALUES (:a, :s, :n, :g, :p, :src)"),
                       {"a": assignment, "s": student, "n": submitted.name, "g": gid, "p": position,
                        "src": answer.text})
+
+
+def preview(gb: Gradebook, assignment: str, result: SubmissionResult) -> list[ManualItem]:
+    """The hand-graded items of a submission about to be recorded, with any hand grade already entered.
+
+    Used for the feedback page written while grading (before the gradebook row is replaced).
+    """
+    from nbgrader.api import MissingEntry
+
+    items = []
+    for answer in result.answers:
+        manual_score, comment = None, None
+        with contextlib.suppress(MissingEntry):
+            manual_score = gb.find_grade(answer.grade_id, answer.notebook, assignment, result.student_id).manual_score
+        with contextlib.suppress(MissingEntry):
+            comment = gb.find_comment(answer.grade_id, answer.notebook, assignment, result.student_id).manual_comment
+        items.append(ManualItem(
+            student=result.student_id, notebook=answer.notebook, grade_id=answer.grade_id, kind=answer.kind,
+            max_score=answer.points, answer="" if answer.kind == TASK else answer.text or "",
+            auto_score=0.0 if answer.blank else None, manual_score=manual_score, comment=comment,
+            auto_comment="No response." if answer.blank else None,
+            needs_manual_grade=manual_score is None and not answer.blank,
+        ))
+    return items
+
+
+def for_student(db_url: str, assignment: str, student: str) -> list[ManualItem]:
+    """Every hand-graded item of one student's submission (graded or not), in notebook order."""
+    return [item for item in pending(db_url, assignment, include_graded=True) if item.student == student]
+
+
+def refresh_page(assignment: Assignment, db_url: str, student: str, out_dir: Path | None = None) -> Path | None:
+    """Redraw ``student``'s feedback page with the hand grades now in the gradebook (None: no page yet)."""
+    from autograder import feedback, resultjson
+
+    folder = out_dir or assignment.root / "feedback" / assignment.name
+    result = resultjson.load(folder, student)
+    if result is None:
+        return None
+    return feedback.write_page(assignment, result, folder, for_student(db_url, assignment.name, student))
+
+
+def enter(name: str, student: str, notebook: str, grade_id: str, *, score: float, comment: str | None = None,
+          root: Path | None = None, db_url: str | None = None) -> tuple[ManualItem, Path | None]:
+    """Enter a hand grade in the course's gradebook and redraw the student's feedback page (CLI entry point)."""
+    from autograder.config import load_assignment
+    from autograder.gradebook import default_url
+
+    assignment = load_assignment(name, root)
+    url = db_url or default_url(assignment.root)
+    item = set_grade(url, name, student, notebook, grade_id, score=score, comment=comment)
+    return item, refresh_page(assignment, url, student)

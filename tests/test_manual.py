@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,18 @@ def _grade(url: str, student: str, why: str | None, *, auto: float = 2.0) -> Non
                          notebooks=[gradebook.NotebookGrades("nb", {"test-add": auto}, answers)])
 
 
+@pytest.fixture(scope="module")
+def empty_gradebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new gradebook, made once (nbgrader runs alembic to create one: seconds)."""
+    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
+    with gradebook.open_gradebook(f"sqlite:///{path}"):
+        pass
+    return path
+
+
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path, empty_gradebook: Path) -> str:
+    shutil.copyfile(empty_gradebook, tmp_path / "gradebook.db")
     return f"sqlite:///{tmp_path / 'gradebook.db'}"
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from click.testing import CliRunner
 
 from autograder import manual
+from autograder.cli import main
 from autograder.config import list_assignments, load_assignment
 from autograder.gradebook import export_csv
 from autograder.grading.batch import GradeOptions, grade
@@ -141,8 +143,22 @@ def test_hand_graded_answers_await_a_grade_and_show_in_the_export(graded: Graded
     assert sorted(waiting) == [("ada", "part1", "task_plot"), ("ada", "part2", "longest"),
                                ("bob", "part1", "task_plot")]  # bob's blank answers: 0, "No response."
     assert waiting[("ada", "part2", "longest")].answer == nbcourse.GOOD["part2.ipynb"]["longest"]
-    item = manual.set_grade(url, nbcourse.ASSIGNMENT, "ada", "part2", "longest", score=1, comment="Nice.")
+    page = graded.root / "feedback" / nbcourse.ASSIGNMENT / "ada.html"
+    assert "Graded by hand" in page.read_text() and "Why odd?" in page.read_text()  # the earlier hand grade
+    assert "Nice." not in page.read_text()
+    listed = CliRunner().invoke(main, ["handgrade", "list", nbcourse.ASSIGNMENT, "--db", url,
+                                       "--course", str(graded.root)])
+    assert listed.exit_code == 0 and "longest" in listed.output and "task_plot" in listed.output, listed.output
+    entered = CliRunner().invoke(main, ["handgrade", "set", nbcourse.ASSIGNMENT, "ada", "part2", "longest", "1",
+                                        "--comment", "Nice.", "--db", url, "--course", str(graded.root)])
+    assert entered.exit_code == 0, entered.output
+    (item,) = [i for i in manual.pending(url, nbcourse.ASSIGNMENT, include_graded=True) if i.grade_id == "longest"
+               and i.student == "ada"]
     assert (item.manual_score, item.comment, item.needs_manual_grade) == (1.0, "Nice.", False)
+    assert "Nice." in page.read_text() and "awaiting a grade" in page.read_text()  # redrawn; the task still waits
+    refused = CliRunner().invoke(main, ["handgrade", "set", nbcourse.ASSIGNMENT, "ada", "part2", "longest", "5",
+                                        "--db", url, "--course", str(graded.root)])
+    assert refused.exit_code == 2 and "outside 0..1" in refused.output
     with export_csv(url, nbcourse.ASSIGNMENT, graded.root / "grades.csv").open() as handle:
         rows = {r["student_id"]: r for r in csv.DictReader(handle)}
     assert float(rows["ada"]["raw_score"]) == 6.5 + 1.5 + 1.0  # autograded + two hand grades

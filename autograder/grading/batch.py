@@ -34,7 +34,7 @@ def grade(
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
-    from autograder import feedback, gradebook  # here, not at the top: workers need neither
+    from autograder import feedback, gradebook, manual  # here, not at the top: workers need none
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
@@ -74,7 +74,7 @@ def grade(
                 if not result.skipped:
                     writing = time.perf_counter()
                     # page first: a grader killed in between regrades the student (no row yet) and rewrites it
-                    feedback.write_page(assignment, result, out_dir)
+                    feedback.write_page(assignment, result, out_dir, manual.preview(gb, name, result))
                     scores = {c.grade_id: c.score for c in result.cells}
                     gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
                                      digest=result.digest, reason=result.reason,
