@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import owners as scratch
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.authoring.notebook import write
 from autograder.config import load_assignment
 from autograder.grading.submissions import file_digest
+from autograder.sandbox import owners as scratch
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.container
@@ -157,6 +157,7 @@ def test_killed_batches_resume_without_duplicates_or_corruption(tiny: Path, sand
     kinds = {f"s{n:02d}": KINDS[n % len(KINDS)] for n in range(STUDENTS)}
     for student, kind in kinds.items():
         _submit(subs, student, kind, notebooks)
+    finished_early: list[str] = []
     for round_ in range(ROUNDS):
         if round_:  # some students resubmit, so that the next run has work to be killed in
             for student in rng.sample(sorted(kinds), 8):
@@ -166,8 +167,12 @@ def test_killed_batches_resume_without_duplicates_or_corruption(tiny: Path, sand
         at = rng.uniform(0.5, 15.0) if round_ == 0 else rng.uniform(0.1, 1.0) * REFERENCE_SECONDS
         killed = _kill_after(_grader(tiny, subs, f"sqlite:///{db_path}", feedback, sandbox_name), at)
         print(f"round {round_} (seed {seed}): {'killed' if killed else 'finished before'} {at:.1f} s")
+        if not killed:
+            finished_early.append(f"round {round_} at {at:.1f} s")
         _finish(_grader(tiny, subs, f"sqlite:///{db_path}", feedback, sandbox_name))
         _check(tiny, subs, db_path, feedback, kinds, expected)
+    # a round whose grader finished before its kill tests nothing about durability
+    assert finished_early == [], f"not killed mid-batch (seed {seed}, reference {REFERENCE_SECONDS:.1f} s)"
     # SIGKILL gives a grader no chance to clean up; the next run sweeps what dead graders left
     assert sorted(p.name for p in (tiny / "tmp").iterdir()) == [], "TMPDIR after the last, uninterrupted run"
     assert not [c for c in _runc_containers() if not scratch.owner_alive(c)], "containers of killed graders"
