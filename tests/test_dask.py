@@ -1,0 +1,160 @@
+"""Grading on a real Dask cluster: a scheduler and worker processes on loopback, started by the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autograder import gradebook
+from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.bench.cluster import LocalDask, local_dask
+from autograder.config import AssignmentConfig, load_assignment
+from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.cluster import ClusterError, CourseBundle, DaskExecutor, SubmissionFiles
+from autograder.grading.pool import ClusterLost, as_completed, make_executor
+from autograder.grading.submissions import Submission, discover
+from autograder.results import SubmissionResult
+from tests import factories
+
+pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster(data_dir: Path) -> Iterator[LocalDask]:
+    """A scheduler and two single-threaded `dask worker` processes (no nanny)."""
+    with local_dask(2, env={"AUTOGRADER_DATA_DIR": str(data_dir)}) as running:
+        yield running
+
+
+def _solutions(tiny: Path, students: list[str], *, stub: str | None = None) -> Path:
+    assignment = load_assignment("tiny", tiny)
+    for student in students:
+        factories.submission(tiny / "subs", student, solution_notebook(assignment))
+    if stub:
+        factories.submission(tiny / "subs", stub, release_notebook(assignment))
+    return tiny / "subs"
+
+
+def test_course_bundle_is_named_by_its_content_and_unpacked_once(tiny: Path, tmp_path: Path) -> None:
+    assignment = load_assignment("tiny", tiny)
+    bundle = CourseBundle.of(assignment)
+    assert CourseBundle.of(assignment).digest == bundle.digest
+    root = bundle.unpack(tmp_path)
+    assert root == tmp_path / bundle.digest
+    assert load_assignment("tiny", root).config == assignment.config
+    stamp = (root / "source" / "tiny" / "tiny.ipynb").stat().st_mtime_ns
+    assert bundle.unpack(tmp_path) == root
+    assert (root / "source" / "tiny" / "tiny.ipynb").stat().st_mtime_ns == stamp  # cached, not rewritten
+    (assignment.source_dir / "tiny.ipynb").write_text((assignment.source_dir / "tiny.ipynb").read_text() + " ")
+    assert CourseBundle.of(assignment).digest != bundle.digest
+
+
+def test_only_the_graded_files_travel_and_come_back_at_the_same_places(tiny: Path, tmp_path: Path) -> None:
+    assignment = load_assignment("tiny", tiny)
+    folder = factories.submission(tiny / "subs", "ada", solution_notebook(assignment))
+    (folder / "notes.txt").write_text("not declared: stays here")
+    (sub,) = discover(tiny / "subs", tiny, "tiny.ipynb")
+    payload = SubmissionFiles.of(sub, assignment)
+    assert [name for name, _ in payload.files] == ["ada/tiny.ipynb"]
+    moved = payload.write(tmp_path)
+    assert moved.notebook == tmp_path / "ada" / "tiny.ipynb" and moved.folder == tmp_path / "ada"
+    assert moved.notebook.read_bytes() == (folder / "tiny.ipynb").read_bytes()
+    forged = SubmissionFiles(Submission("eve", Path("x.ipynb"), None), (("../../etc/x", b""),))
+    with pytest.raises(ValueError, match="leaves its folder"):
+        forged.write(tmp_path / "eve")
+
+
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
+
+
+def test_a_missing_data_folder_names_the_worker(cluster: LocalDask, tiny: Path, sandbox_name: str) -> None:
+    assignment = load_assignment("tiny", tiny)
+    config = AssignmentConfig.model_validate({**assignment.config.model_dump(), "data": ["no-such-dataset"]})
+    needs_data = assignment.model_copy(update={"config": config})
+    with DaskExecutor(cluster.address) as executor, pytest.raises(ClusterError) as error:
+        executor.prepare(needs_data, GradeOptions(sandbox=sandbox_name))
+    for address in cluster.worker_pids():
+        assert f"worker {address}" in str(error.value)
+    assert "no-such-dataset is missing" in str(error.value)
+
+
+@pytest.mark.container
+def test_cluster_grades_as_this_machine_does_and_the_client_records(cluster: LocalDask, tiny: Path,
+                                                                   sandbox_name: str) -> None:
+    subs = _solutions(tiny, ["ada", "bob"], stub="cy")
+    url = f"sqlite:///{tiny / 'cluster.db'}"
+    options = GradeOptions(sandbox=sandbox_name, scheduler=cluster.address)
+    batch = grade("tiny", subs, root=tiny, db_url=url, feedback_dir=tiny / "pages", options=options)
+    assert {r.student_id: r.score for r in batch.results} == {"ada": 4.0, "bob": 4.0, "cy": 0.0}
+    assert all(r.phases for r in batch.results)  # graded by a worker process, not shortcut on the client
+    stored = gradebook.peek_stored(url, "tiny")
+    assert {s: v.score for s, v in stored.items()} == {"ada": 4.0, "bob": 4.0, "cy": 0.0}
+    assert sorted(p.name for p in (tiny / "pages").glob("*.html")) == ["ada.html", "bob.html", "cy.html"]
+
+
+@pytest.mark.container
+def test_a_worker_killed_mid_batch_leaves_one_result_per_student(cluster: LocalDask, tiny: Path,
+                                                                 sandbox_name: str) -> None:
+    students = [f"s{i}" for i in range(6)]
+    subs = _solutions(tiny, students)
+    url = f"sqlite:///{tiny / 'killed.db'}"
+    victim = next(iter(cluster.worker_pids().values()))
+
+    def kill_one(result: SubmissionResult, done: int, total: int) -> None:
+        if done == 1:
+            os.kill(victim, signal.SIGKILL)
+
+    options = GradeOptions(sandbox=sandbox_name, scheduler=cluster.address)
+    batch = grade("tiny", subs, root=tiny, db_url=url, options=options, on_result=kill_one)
+    assert sorted(r.student_id for r in batch.results) == students
+    assert all(r.score == 4.0 and r.reason is None for r in batch.results), [r.reason for r in batch.results]
+    assert sorted(gradebook.peek_stored(url, "tiny")) == students
+    assert len(cluster.worker_pids()) == 1
+
+
+def test_a_submission_that_kills_its_worker_every_time_gets_a_zero(tiny: Path) -> None:
+    assignment = load_assignment("tiny", tiny)
+    subs = discover(_solutions(tiny, ["bomb", "fine"]), tiny, "tiny.ipynb")
+
+    def task(bundle: CourseBundle, payload: SubmissionFiles, options: GradeOptions) -> SubmissionResult:
+        if payload.submission.student_id == "bomb":  # what a trusted-side out-of-memory kill looks like
+            os.kill(os.getpid(), signal.SIGKILL)
+        return SubmissionResult(payload.submission.student_id, 4.0, 4.0, (), None)
+
+    env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}  # two tries, then KilledWorker
+    with local_dask(3, env=env) as small, DaskExecutor(small.address, task=task) as executor:
+        futures = [executor.submit(assignment, sub, GradeOptions()) for sub in subs]
+        results = {r.student_id: r for r in (f.result(timeout=60) for f in as_completed(futures, timeout=60))}
+        assert len(small.worker_pids()) == 1  # it took two workers down, then was given up
+    assert results["fine"].score == 4.0
+    assert results["bomb"].score == 0.0
+    assert results["bomb"].reason is not None and "stopped its grading worker" in results["bomb"].reason
+
+
+@pytest.mark.container
+def test_losing_the_scheduler_ends_the_batch_and_keeps_what_was_graded(tiny: Path, data_dir: Path,
+                                                                       sandbox_name: str) -> None:
+    subs = _solutions(tiny, [f"s{i}" for i in range(5)])
+    url = f"sqlite:///{tiny / 'lost.db'}"
+    with local_dask(1, env={"AUTOGRADER_DATA_DIR": str(data_dir)}) as small:
+
+        def lose_scheduler(result: SubmissionResult, done: int, total: int) -> None:
+            if done == 1:
+                small.scheduler.kill()
+
+        options = GradeOptions(sandbox=sandbox_name, scheduler=small.address)
+        with pytest.raises(ClusterLost, match="lost the Dask scheduler .* graded before that are recorded"):
+            grade("tiny", subs, root=tiny, db_url=url, options=options, on_result=lose_scheduler)
+    assert 1 <= len(gradebook.peek_stored(url, "tiny")) < 5
+
+
+def test_make_executor_with_a_scheduler_is_the_dask_executor(cluster: LocalDask, tiny: Path) -> None:
+    with make_executor(2, cluster.address) as executor:
+        assert isinstance(executor, DaskExecutor)
+        assert executor.jobs == len(cluster.worker_pids())

@@ -1,0 +1,64 @@
+"""The executor interface: futures of plain-data results, a dead worker as a zero, closing cancels the queue."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from autograder.authoring.assign import solution_notebook
+from autograder.config import load_assignment
+from autograder.grading.pool import LocalExecutor, _settle, as_completed, make_executor
+from autograder.grading.submissions import Submission, discover
+from autograder.grading.worker import GradeOptions
+from autograder.results import SubmissionResult
+from tests import factories
+
+
+def test_a_dead_worker_becomes_a_zero_with_a_reason() -> None:
+    inner: Future[SubmissionResult] = Future()
+    outer: Future[SubmissionResult] = Future()
+    inner.set_exception(RuntimeError("A process in the process pool was terminated abruptly"))
+    _settle(outer, Submission("ada", None, None), inner)
+    result = outer.result(timeout=0)
+    assert (result.student_id, result.score) == ("ada", 0.0)
+    assert result.reason is not None and "worker died" in result.reason and "terminated abruptly" in result.reason
+
+
+def test_a_cancelled_task_cancels_the_callers_future() -> None:
+    inner: Future[SubmissionResult] = Future()
+    outer: Future[SubmissionResult] = Future()
+    assert inner.cancel()
+    _settle(outer, Submission("ada", None, None), inner)
+    assert outer.cancelled()
+
+
+def test_without_a_scheduler_the_executor_is_local(tmp_path: Path) -> None:
+    with make_executor(1, run=tmp_path, warm=False) as executor:
+        assert isinstance(executor, LocalExecutor)
+        assert executor.jobs == 1 and executor.warm is None
+
+
+@pytest.mark.container
+def test_local_executor_grades_into_futures_and_close_drops_the_queue(tiny: Path, sandbox_name: str) -> None:
+    assignment = load_assignment("tiny", tiny)
+    for student in ("a", "b", "c", "d"):
+        factories.submission(tiny / "subs", student, solution_notebook(assignment))
+    found = discover(tiny / "subs", tiny, "tiny.ipynb")
+    options = GradeOptions(sandbox=sandbox_name, jobs=1)
+    with make_executor(1, run=tmp_run(tiny)) as executor:
+        executor.prepare(assignment, options)
+        first = executor.submit(assignment, found[0], options)
+        assert next(as_completed([first])).result().score == 4.0
+        rest = [executor.submit(assignment, sub, options) for sub in found[1:]]
+    # closing waited for the one running and dropped what had not started
+    assert all(f.done() for f in rest)
+    assert any(f.cancelled() for f in rest)
+    assert all(f.result().score == 4.0 for f in rest if not f.cancelled())
+
+
+def tmp_run(root: Path) -> Path:
+    run = root / "run"
+    run.mkdir()
+    return run
