@@ -57,17 +57,28 @@ def test_page_shows_score_checks_messages_and_sections(assignment: Assignment) -
     assert page.rstrip().endswith("</html>")
 
 
-def test_page_never_contains_hidden_test_code(assignment: Assignment) -> None:
-    page = render(assignment, _result(assignment))
-    hidden_lines = {
+def _test_code_lines(assignment: Assignment) -> set[str]:
+    lines = {
         line.strip()
         for cell in grade_cells(read(assignment.source_notebook))
         for line in cell.source.splitlines()
         if line.strip() and not line.strip().startswith(("#", "def ", "import "))
     }
-    assert hidden_lines, "the tiny assignment has test code to look for"
-    leaked = [line for line in hidden_lines if line in page]
-    assert leaked == []
+    assert lines, "the tiny assignment has test code to look for"
+    return lines
+
+
+def test_page_never_contains_hidden_test_code(assignment: Assignment) -> None:
+    page = render(assignment, _result(assignment))
+    assert [line for line in _test_code_lines(assignment) if line in page] == []
+
+
+def test_nothing_written_for_the_student_contains_test_code(assignment: Assignment, tmp_path: Path) -> None:
+    write_page(assignment, _result(assignment), tmp_path / "feedback")
+    written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "feedback").iterdir()}
+    assert written
+    for name, text in written.items():
+        assert [line for line in _test_code_lines(assignment) if line in text] == [], name
 
 
 def test_student_controlled_text_is_escaped(assignment: Assignment) -> None:
@@ -93,9 +104,10 @@ def test_failure_reason_error_cells_and_plots_are_shown(assignment: Assignment) 
     assert page.count(f"data:image/png;base64,{PNG}") == MAX_IMAGES
 
 
-def test_write_page_writes_one_file_per_student(assignment: Assignment, tmp_path: Path) -> None:
+def test_write_page_writes_the_students_page(assignment: Assignment, tmp_path: Path) -> None:
     out = tmp_path / "feedback" / "nested"
     path = write_page(assignment, _result(assignment, student="alice"), out)
     assert path == out / "alice.html"
     assert "alice" in path.read_text(encoding="utf-8")
-    assert [p.name for p in out.iterdir()] == ["alice.html"]
+    write_page(assignment, _result(assignment, student="bob"), out)
+    assert all("alice" in p.name or "bob" in p.name for p in out.iterdir()), "every file belongs to one student"
