@@ -128,6 +128,28 @@ def test_a_zip_of_one_class_folder_is_unwrapped_to_its_students(tmp_path: Path) 
         assert [s.student_id for s in found] == ["alice", "bob"]
 
 
+def test_a_zip_of_one_students_folder_is_that_student(tmp_path: Path) -> None:
+    archive = tmp_path / "alice.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice/tiny.ipynb", "{}")
+        zf.writestr("alice/model.txt", "weights")
+    (alice,) = discover(archive, tmp_path / "work", "tiny.ipynb")
+    assert alice.student_id == "alice" and alice.notebook is not None and alice.notebook.name == "tiny.ipynb"
+
+
+def test_nothing_to_grade_is_an_error_not_an_empty_batch(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".DS_Store").write_text("")
+    with pytest.raises(SubmissionError, match="no submissions in it"):
+        discover(empty, tmp_path / "work", "tiny.ipynb")
+    archive = tmp_path / "empty.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__MACOSX/._x", "")
+    with pytest.raises(SubmissionError, match="no submissions in it"):
+        discover(archive, tmp_path / "work2", "tiny.ipynb")
+
+
 # -- digests ----------------------------------------------------------------------------------
 
 
