@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from autograder.bench import cluster
 from autograder.bench.model import DEFAULT_ASSIGNMENTS, NBGRADER, OTTER, OURS, RAW, BenchOptions, ToolRun
 from autograder.bench.monitor import PeakMonitor
 
@@ -130,9 +131,10 @@ def run_throughput(options: BenchOptions, console: Any) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-THROUGHPUT = Section("throughput", _throughput_arguments, lambda args, console: run_throughput(_options(args), console))
+THROUGHPUT = Section("throughput", _throughput_arguments, lambda args, console: run_throughput(_options(args), console),
+                     wanted=lambda args: not args.cluster)
 """This grader side by side with raw nbclient, `otter run` and `nbgrader autograde`."""
-SECTIONS: tuple[Section, ...] = (THROUGHPUT,)
+SECTIONS: tuple[Section, ...] = (THROUGHPUT, cluster.section())
 """What ``autograder bench`` runs, in order (each when its options ask for it)."""
 
 

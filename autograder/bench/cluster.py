@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["LocalDask", "local_dask"]
 
@@ -127,3 +128,168 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+# --- the cluster benchmark (``autograder bench --cluster``) -------------------------------------
+
+PER_SUBMISSION_GOAL = 0.5
+"""Seconds inside the worker for the backprop solution."""
+NBGRADER_GOAL, OTTER_GOAL, TWO_WORKERS_GOAL = 5.0, 15.0, 1.6
+"""Batch speed-ups to reach: over `nbgrader autograde`, over `otter run`, two Dask workers over one."""
+
+
+@dataclass
+class Graded:
+    """One run of this grader (local pool or Dask) over the benchmark's submissions."""
+
+    label: str
+    """Row label."""
+    batch_seconds: float = 0.0
+    """Wall time of the grading process, start to exit (cluster start-up excluded)."""
+    rows: list[dict[str, object]] = field(default_factory=list)
+    """One per recorded result: student, score, seconds in the worker, phases."""
+    error: str = ""
+    """Why it failed, if it did."""
+
+    def worker_seconds(self, kind: str = "-solution") -> float:
+        """Median seconds inside the worker over the submissions whose id ends with ``kind``."""
+        import statistics
+
+        values = [float(str(r["seconds"])) for r in self.rows if str(r["student"]).endswith(kind)]
+        return statistics.median(values) if values else float("nan")
+
+
+def grade_child(name: str, subs: Path, work: Path, label: str, *, course: Path, sandbox: str, jobs: int = 2,
+                scheduler: str | None = None) -> Graded:
+    """Grade ``subs`` in a fresh process, as `autograder grade` would; each recorded result is logged."""
+    slug = label.replace(" ", "-")
+    log, url = work / f"{slug}.jsonl", f"sqlite:///{work / f'{slug}.db'}"
+    command = [sys.executable, "-m", "autograder.bench.cluster", name, str(subs), "--jobs", str(jobs),
+               "--sandbox", sandbox, "--db", url, "--feedback", str(work / f"{slug}-pages"),
+               "--course", str(course), "--log", str(log), *(["--scheduler", scheduler] if scheduler else [])]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=course, env=_env({}), capture_output=True, text=True, check=False)
+    run = Graded(label, time.perf_counter() - started)
+    if done.returncode != 0:
+        run.error = f"exited {done.returncode}: {done.stderr.strip()[-300:]}"
+    run.rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return run
+
+
+def child_main(argv: list[str] | None = None) -> None:
+    """``python -m autograder.bench.cluster``: grade() over the submissions, each recorded result logged."""
+    import argparse
+    from functools import partial
+
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench.cluster")
+    for name in ("name", "submissions", "--sandbox", "--db", "--feedback", "--course", "--log", "--scheduler"):
+        parser.add_argument(name)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    import autograder._startup  # noqa: F401  (as the CLI does)
+    from autograder.bench.ours import log_result
+    from autograder.grading.batch import GradeOptions, grade
+    from autograder.grading.hooks import Hooks
+
+    options = GradeOptions(sandbox=args.sandbox, jobs=args.jobs, force=True, scheduler=args.scheduler,
+                           hooks=Hooks(recorded=partial(log_result, Path(args.log))))
+    grade(args.name, Path(args.submissions), root=Path(args.course), db_url=args.db,
+          feedback_dir=Path(args.feedback), options=options)
+
+
+def run_cluster(args: Any, console: Any) -> None:
+    """This grader locally (warm pool), on 1 and 2 Dask workers, nbgrader and otter: same submissions, one table."""
+    from autograder.authoring.notebook import grade_cells, read
+    from autograder.bench import nbgrader_adapter, otter_adapter
+    from autograder.bench.monitor import PeakMonitor
+    from autograder.bench.submissions import build_submissions, ensure_artifacts
+    from autograder.config import course_root, load_assignment
+
+    name = (args.assignments or ["backpropagation_simulation"])[0]
+    assignment = load_assignment(name, args.course or course_root())
+    ensure_artifacts(assignment)
+    work = Path(tempfile.mkdtemp(prefix="autograder-bench-cluster-", dir=args.work))
+    subs = work / "submissions"
+    students = build_submissions(assignment, subs, args.n, "c-")
+    root, data = assignment.root, os.environ.get("AUTOGRADER_DATA_DIR", "")
+
+    def say(text: str) -> None:
+        console.print(f"[dim]{name}: {text}[/]")
+
+    say(f"this grader, local pool --jobs 2, on {len(students)} submissions ...")
+    runs = [grade_child(name, subs, work, "local --jobs 2", course=root, sandbox=args.sandbox)]
+    for count in (1, 2):
+        with local_dask(count, env={"AUTOGRADER_DATA_DIR": data} if data else {}) as dask:
+            say(f"this grader on {count} Dask worker process(es) ...")
+            runs.append(grade_child(name, subs, work, f"dask {count} worker(s)", course=root, sandbox=args.sandbox,
+                                    scheduler=dask.address))
+    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    notebooks = {s: subs / s / assignment.config.notebook for s in students}
+    others: dict[str, float] = {}
+    monitor = PeakMonitor()
+    if not args.skip_nbgrader:
+        say("nbgrader autograde ...")
+        others["nbgrader autograde"] = nbgrader_adapter.run_nbgrader(assignment, cells, notebooks, work,
+                                                                    monitor).batch_seconds
+    if not args.skip_otter:
+        say("otter run ...")
+        others["otter run"] = otter_adapter.run_otter(cells, notebooks, work, monitor).batch_seconds
+    console.print(cluster_table(name, len(students), runs, others))
+    for line in goals(runs, others):
+        console.print(line)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cluster_table(name: str, n: int, runs: list[Graded], others: dict[str, float]) -> Any:
+    """Batch time, throughput and seconds in the worker, side by side."""
+    from rich.table import Table
+
+    table = Table(title=f"{name}: {n} submissions, this grader beside nbgrader and otter")
+    for column in ("tool", "batch s", "submissions/min", "s in worker (solution, median)", "errors"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run.label, f"{run.batch_seconds:.1f}", f"{60 * len(run.rows) / run.batch_seconds:.1f}",
+                      f"{run.worker_seconds():.2f}", run.error or "")
+    for label, seconds in others.items():
+        table.add_row(label, f"{seconds:.1f}", f"{60 * n / seconds:.1f}" if seconds else "-", "-", "")
+    return table
+
+
+def goals(runs: list[Graded], others: dict[str, float]) -> list[str]:
+    """The issue's goals, each marked met or not."""
+    local, one, two = runs[0], runs[1], runs[2]
+
+    def mark(ok: bool) -> str:
+        return "[green]met[/]" if ok else "[bold red]NOT met[/]"
+
+    worker = local.worker_seconds()
+    lines = [f"- seconds inside the worker, backprop solution (local pool): {worker:.2f} "
+             f"(goal <= {PER_SUBMISSION_GOAL}): {mark(worker <= PER_SUBMISSION_GOAL)}"]
+    for label, goal in (("nbgrader autograde", NBGRADER_GOAL), ("otter run", OTTER_GOAL)):
+        if label in others and local.batch_seconds:
+            ratio = others[label] / local.batch_seconds
+            lines.append(f"- batch vs {label}: {ratio:.1f}x (goal >= {goal:g}x): {mark(ratio >= goal)}")
+    speedup = one.batch_seconds / two.batch_seconds if two.batch_seconds else float("nan")
+    lines.append(f"- 2 Dask workers vs 1: {speedup:.2f}x (goal >= {TWO_WORKERS_GOAL}x): "
+                 f"{mark(speedup >= TWO_WORKERS_GOAL)}")
+    return lines
+
+
+def _cluster_arguments(parser: Any) -> None:
+    parser.add_argument("--cluster", action="store_true",
+                        help="instead of the throughput tables: this grader locally (warm pool) and on 1 and 2 "
+                             "Dask worker processes, beside nbgrader and otter, with the scaling goals marked")
+
+
+def section() -> Any:
+    """The ``--cluster`` section of ``autograder bench``."""
+    from autograder.bench.cli import Section
+
+    return Section("cluster", _cluster_arguments, run_cluster, wanted=lambda args: bool(args.cluster))
+
+
+if __name__ == "__main__":
+    from autograder.bench.cluster import child_main as _main  # by its real name: hooks pickle by module
+
+    _main()
