@@ -175,3 +175,36 @@ def test_a_batch_where_nothing_could_be_read_fails(graded: Graded, sandbox_name:
     with pytest.raises(SubmissionError, match="none of the 2 submissions .* could be found or read .*x1: "):
         grade(nbcourse.ASSIGNMENT, subs, root=graded.root, db_url=f"sqlite:///{tmp_path / 'g.db'}",
               options=GradeOptions(sandbox=sandbox_name, jobs=1))
+
+
+def test_nbgrader_config_and_a_broken_one(tmp_path: Path) -> None:
+    root = nbcourse.write_course(tmp_path, late_penalty=False)
+    (root / "source" / nbcourse.ASSIGNMENT / ".ipynb_checkpoints").mkdir()
+    (root / "source" / nbcourse.ASSIGNMENT / ".ipynb_checkpoints" / "part1-checkpoint.ipynb").write_text("{}")
+    config = load_assignment(nbcourse.ASSIGNMENT, root).config
+    assert (config.title, config.notebook, config.files, config.policy.late_penalty) == (
+        nbcourse.ASSIGNMENT, "part1.ipynb", ("words.txt",), 0.0)
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.ExecutePreprocessor.timeout = 12\n")
+    assert load_assignment(nbcourse.ASSIGNMENT, root).config.limits.call_timeout_s == 12
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.Foo.bar = undefined_name\n")
+    from autograder.config import ConfigError
+
+    with pytest.raises(ConfigError, match="nbgrader_config.py: could not be loaded"):
+        load_assignment(nbcourse.ASSIGNMENT, root)
+
+
+def test_nbgrader_submitted_layout_and_timestamps(tmp_path: Path) -> None:
+    from autograder.grading.submissions import discover
+
+    for student, stamp in (("ada", "2026-02-28 09:00:00.123456 UTC"), ("bob", "2026-03-02 10:00:00 Europe/Paris"),
+                           ("cy", "next tuesday-ish")):
+        folder = tmp_path / "submitted" / student / nbcourse.ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "part1.ipynb").write_text("{}")
+        (folder / "timestamp.txt").write_text(stamp)
+    found = {s.student_id: s for s in discover(tmp_path / "submitted", tmp_path / "work", "part1.ipynb",
+                                               assignment=nbcourse.ASSIGNMENT)}
+    assert found["ada"].notebook == tmp_path / "submitted" / "ada" / nbcourse.ASSIGNMENT / "part1.ipynb"
+    assert found["ada"].timestamp == dt.datetime(2026, 2, 28, 9, 0, 0, 123456)
+    assert found["bob"].timestamp == dt.datetime(2026, 3, 2, 9, 0)  # in UTC, as nbgrader stores it
+    assert found["cy"].problem == "cy/hw1/timestamp.txt holds 'next tuesday-ish', not a date and time; fix or remove it"
