@@ -96,10 +96,10 @@ def chatty() -> str:
     return "y" * (MESSAGE_LIMIT * 3)
 
 
-def _student(report: ExecutionReport | None = None) -> Student:
+def _student(report: ExecutionReport | None = None, session: LoopbackSession | None = None) -> Student:
     namespace = {"add": add, "scale": scale, "root": root, "counter": Counter(10), "chatty": chatty,
                  "make_counter": Counter, "LIMIT": 3}
-    return Student(LoopbackSession(namespace), report or ExecutionReport())  # type: ignore[arg-type]
+    return Student(session or LoopbackSession(namespace), report or ExecutionReport())  # type: ignore[arg-type]
 
 
 def _cell(grade_id: str, points: float, public: str, hidden: str = "") -> GradeCell:
@@ -239,7 +239,8 @@ def test_files(student, submission, data_dir, retrained, feedback):
 
 
 def test_remote_objects_are_handles_whose_calls_go_through_the_channel() -> None:
-    student = _student()
+    session = LoopbackSession({"add": add, "counter": Counter(10), "make_counter": Counter, "LIMIT": 3})
+    student = _student(session=session)
     counter = student.value("counter")
     assert isinstance(counter, RemoteHandle) and repr(counter) == "<student Counter object>"
     assert counter.bump(5) == 15 and counter.value("count") == 15
@@ -247,7 +248,6 @@ def test_remote_objects_are_handles_whose_calls_go_through_the_channel() -> None
     fresh = student.make_counter(1)
     assert isinstance(fresh, RemoteHandle) and fresh.bump() == 2
     assert student.value("LIMIT") == 3 and student.has("add") and not student.has("sub")
-    session = student._session
     assert student.add(fresh.value("count"), 1) == 3
     request = session.requests[-1]
     assert wire.decode(request["args"]) == [2, 1]
