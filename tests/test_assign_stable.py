@@ -9,25 +9,29 @@ import pytest
 from nbformat.v4 import new_code_cell, new_output
 
 from autograder.authoring.assign import assign
-from autograder.authoring.stable import DATA_PLACEHOLDER, stable_outputs, stable_text
+from autograder.authoring.stable import DATA_PLACEHOLDER, stable_outputs
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "backpropagation_simulation"
 
 TF_STDERR = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
     "I0000 00:00:1795576407.408531   22839 port.cc:153] oneDNN custom operations are on.\n"
     "W1201 00:38:52.887906   22935 cache_dataset_ops.cc:912] The calling iterator did not fully read\n"
-    "an ordinary line 12:30:01.5 stays\n"
 )
 
 
-def test_clock_stamped_log_prefixes_lose_clock_and_thread_but_keep_level_and_message() -> None:
-    assert stable_text(TF_STDERR, Path("/nowhere")).splitlines() == [
-        "I port.cc:153] oneDNN custom operations are on.",
-        "W cache_dataset_ops.cc:912] The calling iterator did not fully read",
-        "an ordinary line 12:30:01.5 stays",
-    ]
+def test_tensorflow_cpp_log_lines_leave_stderr_and_an_emptied_stream_goes() -> None:
+    only_logs = new_output("stream", name="stderr", text=TF_STDERR)
+    mixed = new_output("stream", name="stderr", text=TF_STDERR + "UserWarning: a real warning 12:30:01.5\n")
+    stdout = new_output("stream", name="stdout", text="I0000 00:00:1.5   1 x.cc:1] printed by the notebook\n")
+    cell = new_code_cell("import tensorflow")
+    cell.outputs = [only_logs, mixed, stdout]
+    out = stable_outputs(factories.notebook(cell), Path("/nowhere")).cells[0].outputs
+    assert [o["name"] for o in out] == ["stderr", "stdout"]
+    assert out[0]["text"] == "UserWarning: a real warning 12:30:01.5\n"
+    assert out[1]["text"] == stdout["text"]  # what the notebook prints itself is kept as it is
 
 
 def test_data_directory_becomes_a_placeholder_everywhere_in_outputs(tmp_path: Path) -> None:
