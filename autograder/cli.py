@@ -221,7 +221,8 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
 
     For each assignment (default: all): settings are valid; release/ and solutions/ match
     source/; nothing hidden leaks into release/; the solution earns full marks and the stub
-    nothing, graded in the container; every hidden test fails on some mutation of the solution.
+    nothing, graded in the container; every hidden test fails on some mutation of the solution;
+    every known mistake in source/<name>/mistakes.toml gets its expected verdict (a table shows them).
 
     \b
     Example:
@@ -246,6 +247,10 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
     report = run_validate(list(names) or list_assignments(root), root=root, options=options,
                           mutation_limit=mutations, on_finding=show)
     Console().print(table)
+    if report.mistakes:
+        from autograder.authoring.mistakes import table as mistakes_table
+
+        Console().print(mistakes_table(report.mistakes))
     for name, seconds in report.seconds.items():
         console.print(f"{name}: validated in {seconds:.1f} s")
     sys.exit(0 if report.ok else 1)
