@@ -86,9 +86,17 @@ def _step(label: str, step: Callable[[], ToolRun], n: int, name: str, monitor: P
     return run
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _throughput_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, default=8, help="submissions per assignment (default: 8)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel jobs for the parallel run (default: 2)")
+    parser.add_argument("--n", type=_at_least_one, default=8, help="submissions per assignment (default: 8)")
+    parser.add_argument("--jobs", type=_at_least_one, default=2,
+                        help="parallel jobs for the parallel run (default: 2)")
     parser.add_argument("--assignment", action="append", dest="assignments", metavar="NAME",
                         help=f"assignment to benchmark; repeat for more (default: {', '.join(DEFAULT_ASSIGNMENTS)})")
     parser.add_argument("--skip-otter", action="store_true", help="do not time `otter run`")
@@ -153,24 +161,16 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    if args.n < 1 or args.jobs < 1:
-        parser.error("--n and --jobs must be at least 1")
-    return args
-
-
 def parse_args(argv: Sequence[str] | None = None, prog: str = PROG) -> BenchOptions:
     """Command-line options -> the throughput section's BenchOptions."""
-    return _options(_parse(argv, prog))
+    return _options(build_parser(prog).parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> None:
     """Entry point of ``python -m autograder.bench`` and ``autograder bench``: run each wanted section."""
     from rich.console import Console
 
-    args = _parse(argv, prog)
+    args = build_parser(prog).parse_args(argv)
     console = Console(width=200)
     for section in SECTIONS:
         if section.wanted(args):

@@ -38,6 +38,19 @@ def test_options_parse_with_an_example_in_help(capsys: pytest.CaptureFixture[str
     assert "python -m autograder.bench --n" in capsys.readouterr().out
 
 
+def test_a_section_brings_its_own_options_and_runs_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.bench import cli
+
+    ran: list[tuple[str, int]] = []
+    extra = cli.Section("extra", lambda parser: parser.add_argument("--extra", type=int, default=0),
+                        lambda args, console: ran.append(("extra", args.extra)), wanted=lambda args: args.extra > 0)
+    monkeypatch.setattr(cli, "SECTIONS", (extra,))  # the throughput section would run the real benchmark
+    cli.main(["--extra", "3"])
+    cli.main([])
+    assert ran == [("extra", 3)]
+    assert "--extra" in cli.build_parser().format_help()
+
+
 def test_submissions_cycle_through_the_kinds(tmp_path: Path) -> None:
     assignment = load_assignment(NAME, ROOT)
     students = bench.build_submissions(assignment, tmp_path, 5, "x-")
