@@ -96,6 +96,28 @@ def test_check_never_raises_so_run_all_goes_on(capsys: pytest.CaptureFixture[str
     assert lines[-1] == "ran"
 
 
+PYTEST_OUTCOMES = """
+import pytest
+
+def test_fails_explicitly(student):
+    pytest.fail("the model is too small")
+
+def test_audit_only(student):
+    pytest.skip("audit mode only")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="check() catches Exception only: pytest.fail/pytest.skip raise "
+                   "BaseException subclasses, which escape check() and stop Run All (at grading they are a "
+                   "failed check and an uncounted one)")
+def test_pytest_fail_and_skip_are_reported_like_at_grading(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {"check": check}
+    exec(compile(PYTEST_OUTCOMES + "check(test_fails_explicitly, test_audit_only)", "<notebook>", "exec"), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("✘ test_fails_explicitly: the model is too small")
+    assert "test_audit_only" in lines[1] and "audit mode only" in lines[1] and not lines[1].startswith("✔")
+
+
 def test_local_student_reaches_code_the_way_the_grader_does() -> None:
     namespace: dict[str, Any] = {}
     exec(NOTEBOOK, namespace)
