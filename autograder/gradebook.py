@@ -192,6 +192,9 @@ def record(
                 _set_scores(submission, part.name, part.scores)
                 _record_answers(gb, assignment, student, submission, part)
             _late(submission, late_rate)
+            parts = {p.name: p.scores for p in notebooks or (NotebookGrades(notebook, scores),)}
+            auto_max = sum(g.max_score for nb in submission.notebooks for g in nb.grades
+                           if g.name in parts.get(nb.name, {}))  # hand-graded points are not the grader's
             if late_penalty is not None:
                 for nb in submission.notebooks:
                     nb.late_submission_penalty = late_penalty if nb.name == notebook else 0.0
@@ -201,7 +204,7 @@ def record(
             text("INSERT INTO autograder_result VALUES (:a, :s, :d, :score, :max, :r, :t)"),
             {"a": assignment, "s": student, "d": digest,
              "score": sum(sum(p.scores.values()) for p in notebooks) if notebooks else sum(scores.values()),
-             "max": submission.max_score, "r": reason, "t": now.isoformat()},
+             "max": auto_max, "r": reason, "t": now.isoformat()},
         )
         db.commit()
     except BaseException:
