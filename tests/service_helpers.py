@@ -10,17 +10,22 @@ import subprocess
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
-from starlette.testclient import TestClient
 
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.config import load_assignment
+from autograder.service.db import prepare
 from autograder.service.roster import student_token
 from autograder.service.settings import ServiceSettings, make_settings, secret_key
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette now asks for httpx2; httpx serves these tests the same
+    from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "backpropagation_simulation"
@@ -111,15 +116,23 @@ class Postgres:
     def stop(self) -> None:
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
-    def new_database(self) -> str:
-        """A fresh, empty database; its SQLAlchemy URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database (a copy of ``template``, else empty); its SQLAlchemy URL."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}")
+            connection.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def gradebook(self) -> str:
+        """A fresh gradebook, copied from one made once (nbgrader takes seconds to create one)."""
+        if not hasattr(self, "_template"):
+            url = self.new_database()
+            prepare(url)
+            self._template = url.rsplit("/", 1)[1]
+        return self.new_database(self._template)
 
 
 @pytest.fixture(scope="session")
@@ -142,19 +155,23 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh gradebook URL on each database the service supports."""
+_TEMPLATES: dict[str, Path] = {}
+"""Gradebooks made once per test session and copied for each test (nbgrader takes seconds per new one)."""
+
+DATABASES = ["sqlite", "postgresql"]
+"""What the service tests run on (``db_url`` fixtures take these as params)."""
+
+
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh gradebook URL on the database ``request.param`` names."""
     if request.param == "sqlite":
+        if "sqlite" not in _TEMPLATES:
+            _TEMPLATES["sqlite"] = Path(tempfile.mkdtemp(prefix="ag-gradebook-")) / "gradebook.db"
+            prepare(f"sqlite:///{_TEMPLATES['sqlite']}")
+        shutil.copyfile(_TEMPLATES["sqlite"], tmp_path / "gradebook.db")
         return f"sqlite:///{tmp_path / 'gradebook.db'}"
     server: Postgres = request.getfixturevalue("postgres")
-    return server.new_database()
-
-
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
-    """A course folder with backpropagation_simulation and the test policy."""
-    return make_course(tmp_path / "course")
+    return server.gradebook()
 
 
 def settings_for(course: Path, db_url: str, **options: object) -> ServiceSettings:

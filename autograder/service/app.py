@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from autograder.config import Assignment, list_assignments, load_assignment
+from autograder.errors import UserError
 from autograder.service.auth import Guard, User, csrf_token
 from autograder.service.db import engine_for, prepare
-from autograder.service.runner import Runner
+from autograder.service.runner import Runner, sync_assignments
 from autograder.service.settings import ServiceSettings, ensure_state, secret_key
 
 log = logging.getLogger("autograder.service")
@@ -79,6 +80,7 @@ def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
+    from autograder.gradebook import open_gradebook
     from autograder.service import instructor, student
 
     ensure_state(settings.state_dir)
@@ -86,6 +88,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     key = secret_key(settings.state_dir)
     engine = engine_for(settings.db_url)
     assignments = _assignments(settings)
+    with open_gradebook(settings.db_url) as gb:
+        sync_assignments(gb, assignments)
     templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
     runner = Runner(settings, engine, assignments) if settings.grade else None
     service = Service(settings, engine, assignments, Guard(key, settings.instructor_token,
@@ -131,6 +135,10 @@ def _handlers(app: FastAPI, service: Service) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         return service.page(request, "error.html", None, exc.status_code, message=detail,
                             retry_after=(exc.headers or {}).get("Retry-After"))
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> Response:
+        return service.page(request, "error.html", None, 400, message=str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, _exc: RequestValidationError) -> Response:

@@ -52,6 +52,14 @@ def checks_json(result: SubmissionResult) -> str:
                        for c in result.cells for k in c.checks if not k.skipped])
 
 
+def sync_assignments(gb: Gradebook, assignments: dict[str, Assignment]) -> None:
+    """Make the offered assignments, their notebooks, grade cells and deadlines exist in the gradebook."""
+    for name, assignment in assignments.items():
+        cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+        gradebook.sync_assignment(gb, name, notebook_id(assignment), cells)
+        gb.update_or_create_assignment(name, duedate=rules.deadline_utc(assignment.config.policy))
+
+
 class Runner:
     """One background thread: claims queued uploads, grades them in a process pool, records results."""
 
@@ -94,7 +102,6 @@ class Runner:
             start_server()  # its imports overlap opening the gradebook
             with temporary_files_in(run):  # nbgrader may write an alembic.ini
                 gb = stack.enter_context(gradebook.open_gradebook(self.settings.db_url))
-            self._sync(gb)
             requeued = queue.requeue_unfinished(self.engine)
             if requeued:
                 log.info("graded again after a restart: %d uploads", requeued)
@@ -126,12 +133,6 @@ class Runner:
             self._wake.clear()
             for future in [f for f in inflight if f.done()]:
                 self._finish(gb, inflight.pop(future), future)
-
-    def _sync(self, gb: Gradebook) -> None:
-        for name, assignment in self.assignments.items():
-            cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
-            gradebook.sync_assignment(gb, name, notebook_id(assignment), cells)
-            gb.update_or_create_assignment(name, duedate=rules.deadline_utc(assignment.config.policy))
 
     def _submission(self, upload: queue.Upload) -> Submission:
         folder = self.settings.state_dir / upload.folder

@@ -1,0 +1,199 @@
+"""The service's pages in-process, without grading: sign-in, who sees what, CSRF, errors, rate limits.
+
+Each test runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from autograder.service.app import create_app
+from autograder.service.db import engine_for, prepare
+from autograder.service.roster import import_roster, revoke
+from autograder.service.settings import ServiceSettings, secret_key
+from tests.service_helpers import (
+    DATABASES,
+    NAME,
+    TestClient,
+    csrf_of,
+    database_url,
+    make_course,
+    notebook_bytes,
+    postgres,  # noqa: F401  (the session's PostgreSQL server)
+    settings_for,
+    sign_in,
+    token_for,
+    write_roster,
+)
+
+INSTRUCTOR = "instructor-secret-for-tests"
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path)
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    return make_course(tmp_path / "course")
+
+
+@pytest.fixture
+def settings(course: Path, db_url: str) -> ServiceSettings:
+    made = settings_for(course, db_url, grade=False)
+    import_roster(write_roster(course, ["alice", "bob"]), made)
+    return made
+
+
+def _client(settings: ServiceSettings, **kw: object) -> TestClient:
+    return TestClient(create_app(settings), **kw)  # type: ignore[arg-type]
+
+
+def _upload(client: TestClient, csrf: str, data: bytes, name: str = "mine.ipynb") -> int:
+    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": (name, data)},
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def test_nbgrader_tables_stay_nbgrader_and_its_gradebook_opens(settings: ServiceSettings) -> None:
+    from nbgrader.api import Gradebook
+
+    prepare(settings.db_url)  # twice is harmless
+    engine = create_engine(settings.db_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM autograder_alembic_version")).scalar() == "0001"
+        nbgrader_version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    assert nbgrader_version and nbgrader_version != "0001"
+    gb = Gradebook(settings.db_url)
+    try:
+        assert sorted(s.id for s in gb.students) == ["alice", "bob"]
+        gb.add_assignment("other")  # nbgrader's own API still writes its tables
+        assert [a.name for a in gb.assignments] == ["other"]
+    finally:
+        gb.close()
+
+
+def test_sign_in_shows_assignments_and_bad_tokens_are_refused(settings: ServiceSettings) -> None:
+    with _client(settings) as client:
+        assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+        page = client.get("/login")
+        wrong = client.post("/login", data={"token": "not-a-token", "csrf": csrf_of(page.text)})
+        assert wrong.status_code == 401 and "not valid" in wrong.text
+        sign_in(client, token_for(settings, "alice"))
+        home = client.get("/")
+        assert "Backpropagation from scratch" in home.text and "alice" in home.text
+        assert home.headers["x-frame-options"] == "DENY" and "no-store" in home.headers["cache-control"]
+
+
+def test_a_student_reaches_only_their_own_uploads(settings: ServiceSettings) -> None:
+    with _client(settings) as alice, _client(settings) as bob:
+        alice_csrf = sign_in(alice, token_for(settings, "alice"))
+        sign_in(bob, token_for(settings, "bob"))
+        mine = _upload(alice, alice_csrf, notebook_bytes(settings.root))
+        for path in (f"/uploads/{mine}", f"/uploads/{mine}/status", f"/uploads/{mine}/feedback",
+                     f"/uploads/{mine}/files"):
+            assert alice.get(path, follow_redirects=False).status_code in (200, 303), path
+            theirs = bob.get(path, follow_redirects=False)
+            assert theirs.status_code == 404 and "alice" not in theirs.text, path
+        assert "mine" not in bob.get(f"/a/{NAME}").text and f"/uploads/{mine}" not in bob.get(f"/a/{NAME}").text
+        for path in ("/instructor", f"/instructor/a/{NAME}", f"/instructor/a/{NAME}/students/alice",
+                     f"/instructor/a/{NAME}/grades.csv"):
+            assert bob.get(path).status_code == 403, path
+
+
+def test_every_route_needs_a_sign_in(settings: ServiceSettings) -> None:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        for route in app.routes:
+            path = getattr(route, "path", "")
+            if path in ("/login",) or not path.startswith(("/a", "/uploads", "/instructor", "/logout")):
+                continue
+            url = re.sub(r"\{upload_id\}", "1", re.sub(r"\{[a-z]+\}", NAME if "{name}" in path else "alice", path))
+            url = url.replace(f"/students/{NAME}", "/students/alice")
+            for method in getattr(route, "methods", ()):
+                answer = client.request(method, url, follow_redirects=False)
+                assert answer.status_code in (303, 401, 403), (method, url, answer.status_code)
+                if answer.status_code == 303:
+                    assert answer.headers["location"] == "/login"
+
+
+def test_every_post_needs_the_session_csrf_token(settings: ServiceSettings) -> None:
+    with _client(settings) as student, _client(settings) as teacher:
+        csrf = sign_in(student, token_for(settings, "alice"))
+        for data in ({}, {"csrf": "forged"}):
+            answer = student.post(f"/a/{NAME}/upload", data=data,
+                                  files={"notebook": ("x.ipynb", notebook_bytes(settings.root))})
+            assert answer.status_code == 403 and "form expired" in answer.text
+            assert student.post("/logout", data=data).status_code == 403
+        assert student.post("/login", data={"token": token_for(settings, "bob")}).status_code == 403
+        sign_in(teacher, INSTRUCTOR)
+        for path in (f"/instructor/a/{NAME}/regrade", f"/instructor/a/{NAME}/students/alice/regrade"):
+            assert teacher.post(path, data={"csrf": "forged"}).status_code == 403
+        _upload(student, csrf, notebook_bytes(settings.root))  # with the token it works
+
+
+def test_instructor_pages(settings: ServiceSettings) -> None:
+    with _client(settings) as student, _client(settings) as teacher:
+        _upload(student, sign_in(student, token_for(settings, "alice")), notebook_bytes(settings.root))
+        csrf = sign_in(teacher, INSTRUCTOR)
+        overview = teacher.get(f"/instructor/a/{NAME}")
+        assert overview.status_code == 200 and overview.text.count("<svg") == 3
+        assert "alice" in overview.text and "bob" in overview.text
+        csv = teacher.get(f"/instructor/a/{NAME}/grades.csv")
+        assert csv.headers["content-type"].startswith("text/csv") and "alice" in csv.text
+        assert teacher.post(f"/instructor/a/{NAME}/regrade", data={"csrf": csrf},
+                            follow_redirects=False).status_code == 303
+        assert teacher.post(f"/a/{NAME}/upload", data={"csrf": csrf},
+                            files={"notebook": ("x.ipynb", b"{}")}).status_code == 403
+
+
+def test_revoking_a_token_ends_its_sessions(settings: ServiceSettings) -> None:
+    with _client(settings) as client:
+        sign_in(client, token_for(settings, "alice"))
+        assert client.get("/").status_code == 200
+        engine = engine_for(settings.db_url)
+        try:
+            assert revoke(engine, "alice", secret_key(settings.state_dir))
+            assert not revoke(engine, "nobody", secret_key(settings.state_dir))
+        finally:
+            engine.dispose()
+        assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+        page = client.get("/login")
+        old = client.post("/login", data={"token": token_for(settings, "alice"), "csrf": csrf_of(page.text)})
+        assert old.status_code == 401
+
+
+def test_errors_are_plain_pages_without_traces(settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.service import queue
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("secret internals /srv/path")
+
+    with _client(settings, raise_server_exceptions=False) as client:
+        sign_in(client, token_for(settings, "alice"))
+        monkeypatch.setattr(queue, "history", broken)
+        answer = client.get(f"/a/{NAME}")
+        assert answer.status_code == 500
+        assert "something went wrong" in answer.text
+        assert "Traceback" not in answer.text and "secret internals" not in answer.text
+        assert client.get("/uploads/not-a-number").status_code == 422
+        missing = client.get("/no/such/page")
+        assert missing.status_code == 404 and "<html" in missing.text
+
+
+def test_requests_per_minute_are_limited_per_person(course: Path, db_url: str) -> None:
+    settings = settings_for(course, db_url, grade=False, requests_per_minute=5)
+    import_roster(write_roster(course, ["alice", "bob"]), settings)
+    with _client(settings) as alice, _client(settings) as bob:
+        sign_in(alice, token_for(settings, "alice"))  # the sign-in's redirect target counts once
+        codes = [alice.get("/").status_code for _ in range(6)]
+        assert codes.count(429) >= 2
+        sign_in(bob, token_for(settings, "bob"))
+        assert bob.get("/").status_code == 200
