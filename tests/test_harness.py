@@ -223,6 +223,26 @@ def test_a_cell_that_cannot_load_costs_no_other_cell_its_points(tmp_path: Path) 
     assert broken_scores.score == 0.0
 
 
+@pytest.mark.xfail(strict=True, reason="harness._score looks outcomes up by 'module::name'; a parametrized test's "
+                   "node ids are 'module::name[case]', so it scores 0 as 'could not run (its cell failed to load)'")
+def test_a_parametrized_test_counts_once_and_fails_if_any_case_fails(tmp_path: Path) -> None:
+    cell = _cell("test-param", 2, '''
+import pytest
+
+@pytest.mark.parametrize("a", [1, 2, 3])
+def test_add_one(student, a):
+    assert student.add(a, 1) == a + 1
+
+@pytest.mark.parametrize("x", [4, -1])
+def test_root(student, x):
+    assert student.root(x) == 2
+''')
+    (scores,), _ = _run(tmp_path, cell)
+    assert [(c.name, c.passed) for c in scores.checks] == [("test_add_one", True), ("test_root", False)]
+    assert "root() raised ValueError: negative input" in scores.checks[1].message
+    assert scores.score == 1.0
+
+
 def test_fixtures_give_files_data_and_feedback_sections(tmp_path: Path) -> None:
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "model.txt").write_text("submitted")
