@@ -62,3 +62,29 @@ def tmp_run(root: Path) -> Path:
     run = root / "run"
     run.mkdir()
     return run
+
+
+@pytest.mark.container
+def test_a_submission_that_kills_its_grading_process_is_given_up_the_others_are_graded(
+        tiny: Path, sandbox_name: str) -> None:
+    # the trusted side dying (say, out of memory loading a submitted model) breaks the whole pool:
+    # its neighbours are graded again, the culprit is given up after TRIES
+    killer = factories.tests("import os, signal\n\ndef test_size(student):\n"
+                             "    if student.has('BOMB'):\n        os.kill(os.getpid(), signal.SIGKILL)\n",
+                             "test-size", 1)
+    nb = factories.tiny_notebook()
+    nb.cells.append(killer)
+    factories.write(nb, tiny / "source" / "tiny" / "tiny.ipynb")
+    assignment = load_assignment("tiny", tiny)
+    for student in ("a", "b", "c"):
+        factories.submission(tiny / "subs", student, solution_notebook(assignment))
+    bomb = solution_notebook(assignment)
+    bomb.cells.append(factories.code("BOMB = 1", "bomb"))
+    factories.submission(tiny / "subs", "bomb", bomb)
+    options = GradeOptions(sandbox=sandbox_name, jobs=2)
+    with make_executor(2, run=tmp_run(tiny)) as executor:
+        executor.prepare(assignment, options)
+        futures = [executor.submit(assignment, sub, options) for sub in discover(tiny / "subs", tiny, "tiny.ipynb")]
+        results = {f.result().student_id: f.result() for f in as_completed(futures, timeout=300)}
+    assert {s: r.score for s, r in results.items()} == {"a": 5.0, "b": 5.0, "c": 5.0, "bomb": 0.0}
+    assert results["bomb"].reason is not None and "stopped its grading process 2 times" in results["bomb"].reason

@@ -167,9 +167,14 @@ def dask_teardown(worker: Any) -> None:
 
 def check_worker(data: tuple[str, ...], sandbox: str) -> str:
     """On a worker: "" when it can grade, else what is missing there (data folder, sandbox)."""
+    import multiprocessing
+
     from autograder.datasets import data_dir
     from autograder.sandbox import get_sandbox
 
+    if multiprocessing.current_process().daemon:
+        return ("it runs as a daemonic process, which cannot start grading processes: start workers with "
+                "--no-nanny, or set DASK_DISTRIBUTED__WORKER__DAEMON=False")
     root = data_dir(None)
     missing = [str(root / rel) for rel in data if not (root / rel).is_dir()]
     if missing:

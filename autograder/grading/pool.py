@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -30,8 +32,12 @@ from autograder.sandbox.owners import process_folder, run_folder, temporary_file
 if TYPE_CHECKING:
     from autograder.grading.warm import WarmPool
 
+_Task = tuple[Assignment, Submission, GradeOptions]
+
 __all__ = ["ClusterLost", "GradingExecutor", "LocalExecutor", "as_completed", "make_executor", "worker_died"]
 
+TRIES = 2
+"""Times a submission is graded when its grading process dies abruptly (a neighbour's death breaks the pool too)."""
 PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grading.worker"]
 """Modules the worker server imports once, before it forks any worker."""
 
@@ -73,14 +79,24 @@ def worker_died(submission: Submission, exc: BaseException | str) -> SubmissionR
                             f"internal grader error: worker died ({exc}); regrade this student")
 
 
-def _settle(outer: Future[SubmissionResult], submission: Submission, inner: Future[SubmissionResult]) -> None:
+def _settle(outer: Future[SubmissionResult], submission: Submission, inner: Future[SubmissionResult],
+            tries: int = 0) -> None:
     """Copy a worker's outcome to the caller's future; a dead worker becomes a zero with a reason."""
     if inner.cancelled():
         outer.cancel()
         return
     exc = inner.exception()
-    if outer.set_running_or_notify_cancel():
-        outer.set_result(worker_died(submission, exc) if exc is not None else inner.result())
+    if not outer.set_running_or_notify_cancel():
+        return
+    if exc is None:
+        outer.set_result(inner.result())
+    elif tries >= TRIES:
+        outer.set_result(SubmissionResult(
+            submission.student_id, 0.0, 0.0, (),
+            f"grading this submission stopped its grading process {tries} times (out of memory, most likely), "
+            "so it was given up; ask your instructor"))
+    else:
+        outer.set_result(worker_died(submission, exc))
 
 
 def start_server() -> None:
@@ -105,11 +121,9 @@ class LocalExecutor(GradingExecutor):
         start_server()
         self.run = run or self._stack.enter_context(run_folder())
         """Folder for staging, tests and container bundles (swept if this process is killed)."""
-        # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
-        # from a server that has already imported the heavy modules once.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, max_tasks_per_child=1)
+        self._lock = threading.Lock()
+        self._closing = False
+        self._pool = self._new_pool()
         self.warm: WarmPool | None = None
         """Containers started ahead of need (None: each worker starts its own, as before)."""
         if warm:
@@ -117,19 +131,55 @@ class LocalExecutor(GradingExecutor):
 
             self.warm = WarmPool(self.jobs, self.run)
 
+    def _new_pool(self, jobs: int | None = None) -> ProcessPoolExecutor:
+        # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
+        # from a server that has already imported the heavy modules once.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return ProcessPoolExecutor(max_workers=jobs or self.jobs, mp_context=context, max_tasks_per_child=1)
+
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
         if self.warm is not None:
             self.warm.prepare(assignment, options)
 
     def submit(self, assignment: Assignment, submission: Submission,
                options: GradeOptions) -> Future[SubmissionResult]:
-        ticket = self.warm.ticket() if self.warm is not None else None
-        inner = self._pool.submit(grade_in_worker, assignment, submission, options, self.run, ticket)
         outer: Future[SubmissionResult] = Future()
-        inner.add_done_callback(lambda done: _settle(outer, submission, done))
+        self._start(outer, (assignment, submission, options), 1)
         return outer
 
+    def _start(self, outer: Future[SubmissionResult], task: _Task, tries: int) -> None:
+        ticket = self.warm.ticket() if self.warm is not None else None
+        with self._lock:
+            if tries > 1:  # a retry runs alone, in a pool of its own: if it dies again, it was the culprit
+                pool = self._new_pool(1)
+                inner = pool.submit(grade_in_worker, *task, self.run, ticket)
+                inner.add_done_callback(lambda _: pool.shutdown(wait=False))
+            else:
+                try:
+                    inner = self._pool.submit(grade_in_worker, *task, self.run, ticket)
+                except BrokenProcessPool:  # a grading process died abruptly: this pool cannot be used again
+                    self._pool.shutdown(wait=False)
+                    self._pool = self._new_pool()
+                    inner = self._pool.submit(grade_in_worker, *task, self.run, ticket)
+        inner.add_done_callback(lambda done: self._settle(outer, task, tries, done))
+
+    def _settle(self, outer: Future[SubmissionResult], task: _Task, tries: int,
+                inner: Future[SubmissionResult]) -> None:
+        # One process dying breaks the whole pool, and every submission in it fails with it: each is
+        # tried again alone; the one that kills its process again is given up after TRIES.
+        broken = not inner.cancelled() and isinstance(inner.exception(), BrokenProcessPool)
+        if broken and tries < TRIES and not self._closing and not outer.cancelled():
+            try:
+                self._start(outer, task, tries + 1)
+                return
+            except RuntimeError:  # closed meanwhile
+                pass
+        _settle(outer, task[1], inner, tries if broken else 0)
+
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
         try:
             self._pool.shutdown(wait=True, cancel_futures=True)  # queued work is dropped
         finally:
