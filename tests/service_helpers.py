@@ -162,14 +162,19 @@ DATABASES = ["sqlite", "postgresql"]
 """What the service tests run on (``db_url`` fixtures take these as params)."""
 
 
+def sqlite_gradebook(folder: Path) -> str:
+    """A fresh SQLite gradebook in ``folder``, copied from one made once; its URL."""
+    if "sqlite" not in _TEMPLATES:
+        _TEMPLATES["sqlite"] = Path(tempfile.mkdtemp(prefix="ag-gradebook-")) / "gradebook.db"
+        prepare(f"sqlite:///{_TEMPLATES['sqlite']}")
+    shutil.copyfile(_TEMPLATES["sqlite"], folder / "gradebook.db")
+    return f"sqlite:///{folder / 'gradebook.db'}"
+
+
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh gradebook URL on the database ``request.param`` names."""
     if request.param == "sqlite":
-        if "sqlite" not in _TEMPLATES:
-            _TEMPLATES["sqlite"] = Path(tempfile.mkdtemp(prefix="ag-gradebook-")) / "gradebook.db"
-            prepare(f"sqlite:///{_TEMPLATES['sqlite']}")
-        shutil.copyfile(_TEMPLATES["sqlite"], tmp_path / "gradebook.db")
-        return f"sqlite:///{tmp_path / 'gradebook.db'}"
+        return sqlite_gradebook(tmp_path)
     server: Postgres = request.getfixturevalue("postgres")
     return server.gradebook()
 
