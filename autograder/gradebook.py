@@ -193,7 +193,7 @@ def record(
                 _record_answers(gb, assignment, student, submission, part)
             _late(submission, late_rate)
             parts = {p.name: p.scores for p in notebooks or (NotebookGrades(notebook, scores),)}
-            auto_max = sum(g.max_score for nb in submission.notebooks for g in nb.grades
+            auto_max = sum(g.cell.max_score for nb in submission.notebooks for g in nb.grades
                            if g.name in parts.get(nb.name, {}))  # hand-graded points are not the grader's
             if late_penalty is not None:
                 for nb in submission.notebooks:
@@ -268,8 +268,11 @@ def _late(submission: Any, rate: float) -> None:
         return
     seconds = submission.total_seconds_late if submission.timestamp is not None else 0
     days = math.ceil(seconds / 86400)
-    for nb in submission.notebooks:
-        nb.late_submission_penalty = round(min(nb.score, days * rate * nb.max_score), 6) if days else None
+    for nb in submission.notebooks:  # nbgrader's score columns are SQL, stale until the commit: add up here
+        score = sum((g.manual_score if g.manual_score is not None else g.auto_score or 0.0) + (g.extra_credit or 0.0)
+                    for g in nb.grades)
+        most = sum(g.cell.max_score for g in nb.grades)
+        nb.late_submission_penalty = round(min(score, days * rate * most), 6) if days else None
 
 
 def export_csv(url: str, assignment: str, dest: Path) -> Path:

@@ -105,8 +105,9 @@ def record_options(assignment: Assignment, result: SubmissionResult) -> dict[str
 
 
 def never_ran(result: SubmissionResult) -> bool:
-    """The submission could not be found or read: nothing of it ran."""
-    return bool(result.reason) and not result.skipped and not result.execution.cells and not result.execution.seconds
+    """The submission could not be found or read: nothing of it ran (a grader crash is not this)."""
+    return (bool(result.reason) and bool(result.cells) and not result.skipped and not result.execution.cells
+            and not result.execution.seconds)
 
 
 def deadline(assignment: Assignment) -> dt.datetime | None:
