@@ -6,8 +6,8 @@ Modules: ``model`` (labels, samples, options), ``submissions`` (built from the c
 (options and the sections run in order). This grader is reached only through its public API.
 """
 
-from autograder.bench.cli import SECTIONS, Section, bench_assignment, main, parse_args
-from autograder.bench.model import KINDS, BenchOptions
+from autograder.bench.cli import SECTIONS, bench_assignment, main, parse_args
+from autograder.bench.model import KINDS, BenchOptions, Section
 from autograder.bench.monitor import PeakMonitor
 from autograder.bench.nbgrader_adapter import nbgrader_cells
 from autograder.bench.otter_adapter import otter_test_file

@@ -1,8 +1,9 @@
 """``autograder bench`` / ``python -m autograder.bench``: its options, and the sections it runs in order.
 
 A section is a named step with its own command-line options (``SECTIONS``); the throughput
-comparison with otter-grader and nbgrader is the first. To add one, write a module with a
-``Section`` and append it to ``SECTIONS`` here.
+comparison with otter-grader and nbgrader is the first. To add one, write a module that builds a
+``Section`` (from :mod:`autograder.bench.model`, never from here: no import cycle) and append it to
+``SECTIONS`` here.
 """
 
 from __future__ import annotations
@@ -13,31 +14,25 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from autograder.bench import cluster
-from autograder.bench.model import DEFAULT_ASSIGNMENTS, NBGRADER, OTTER, OURS, RAW, BenchOptions, ToolRun
+from autograder.bench.model import (
+    DEFAULT_ASSIGNMENTS,
+    NBGRADER,
+    OTTER,
+    OURS,
+    RAW,
+    BenchOptions,
+    Section,
+    ToolRun,
+)
 from autograder.bench.monitor import PeakMonitor
 
 PROG = "python -m autograder.bench"
 """The program name in help texts (``autograder bench`` passes its own)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """One part of the benchmark: its options and how it runs."""
-
-    name: str
-    """Short name, shown in progress lines."""
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    """Adds the section's options to the bench's parser."""
-    run: Callable[[argparse.Namespace, Any], None]
-    """Runs the section with the parsed options and a rich Console to print to."""
-    wanted: Callable[[argparse.Namespace], bool] = lambda args: True
-    """Whether the parsed options ask for this section."""
 
 
 def bench_assignment(name: str, options: BenchOptions, work: Path, monitor: PeakMonitor,

@@ -284,7 +284,7 @@ def _cluster_arguments(parser: Any) -> None:
 
 def section() -> Any:
     """The ``--cluster`` section of ``autograder bench``."""
-    from autograder.bench.cli import Section
+    from autograder.bench.model import Section
 
     return Section("cluster", _cluster_arguments, run_cluster, wanted=lambda args: bool(args.cluster))
 

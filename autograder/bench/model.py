@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ASSIGNMENTS = ("backpropagation_simulation",)
 """Assignments benchmarked when none is named (NumPy only: fast, and no data set needed)."""
@@ -81,3 +84,16 @@ class BenchOptions:
     root: Path | None = None
     """Course root (default: found from the current folder)."""
 
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the benchmark: its options and how it runs."""
+
+    name: str
+    """Short name, shown in progress lines."""
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    """Adds the section's options to the bench's parser."""
+    run: Callable[[argparse.Namespace, Any], None]
+    """Runs the section with the parsed options and a rich Console to print to."""
+    wanted: Callable[[argparse.Namespace], bool] = lambda args: True
+    """Whether the parsed options ask for this section."""

@@ -60,9 +60,8 @@ class Ticket:
 def spec_for(assignment: Assignment, options: GradeOptions) -> WarmSpec:
     """The container an assignment's submissions need."""
     from autograder.datasets import data_dir
-    from autograder.grading.worker import container_limits
 
-    return WarmSpec(options.sandbox, container_limits(assignment), data_dir(options.data_dir),
+    return WarmSpec(options.sandbox, assignment.config.limits, data_dir(options.data_dir),
                     tuple(assignment.config.data))
 
 

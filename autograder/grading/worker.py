@@ -20,7 +20,7 @@ from autograder.grading.hooks import Hooks
 from autograder.grading.notebooks import grade_notebooks
 from autograder.grading.submissions import Submission, file_digest, notebook_file, stage, submitted_files
 from autograder.results import CellScore, ExecutionReport, SubmissionResult
-from autograder.sandbox import Limits, get_sandbox
+from autograder.sandbox import get_sandbox
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,6 @@ class GradeOptions:
     """Dask scheduler address (tcp://HOST:PORT) to grade on a cluster; None grades on this machine."""
     hooks: Hooks = Hooks()
     """Phase callbacks (picklable: most run in the worker); see :mod:`autograder.grading.hooks`."""
-
-
-def container_limits(assignment: Assignment) -> Limits:
-    """The limits of the container that runs one of ``assignment``'s submissions (its ``[limits]``)."""
-    return assignment.config.limits
 
 
 def skip_ids(assignment: Assignment) -> set[str]:
@@ -103,7 +98,7 @@ def _run(
         staged, process = leased.fill(staged), leased.process
     hooks.mark("stage")
     session = KernelSession(
-        get_sandbox(options.sandbox), staged, limits=container_limits(assignment), data_root=data_root,
+        get_sandbox(options.sandbox), staged, limits=limits, data_root=data_root,
         data=assignment.config.data, call_timeout=limits.call_timeout_s, process=process,
     )
     try:

@@ -40,9 +40,10 @@ def test_options_parse_with_an_example_in_help(capsys: pytest.CaptureFixture[str
 
 def test_a_section_brings_its_own_options_and_runs_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     from autograder.bench import cli
+    from autograder.bench.model import Section
 
     ran: list[tuple[str, int]] = []
-    extra = cli.Section("extra", lambda parser: parser.add_argument("--extra", type=int, default=0),
+    extra = Section("extra", lambda parser: parser.add_argument("--extra", type=int, default=0),
                         lambda args, console: ran.append(("extra", args.extra)), wanted=lambda args: args.extra > 0)
     monkeypatch.setattr(cli, "SECTIONS", (extra,))  # the throughput section would run the real benchmark
     cli.main(["--extra", "3"])
