@@ -13,26 +13,14 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from autograder.channel import wire
 from autograder.channel.calls import CallReport, copy_data, watched_call
 from autograder.channel.errors import StudentCodeError, describe, rebuild, student_message
 
-#: Types passed through unchanged; everything else is wrapped in a handle,
-#: exactly as the grader's data-only channel does.
-_DATA_TYPES = (type(None), bool, int, float, complex, str, bytes)
-
 
 def _is_data(value: Any) -> bool:
-    """Mirror of the channel's rule for what comes back as plain data."""
-    if isinstance(value, _DATA_TYPES):
-        return True
-    module = type(value).__module__.split(".")[0]
-    if module in ("numpy", "pandas"):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_is_data(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_data(v) for k, v in value.items())
-    return False
+    """The channel's own rule for what comes back as plain data (everything else is a handle)."""
+    return wire.is_data(value)
 
 
 def _wrap(value: Any) -> Any:
@@ -150,20 +138,35 @@ def check(*tests: Callable[[Any], object]) -> None:
     Never raises, so "Run All" goes on.
     """
     student = LocalStudent(_namespace())
-    passed = 0
-    for test in tests:
-        name = test.__name__
-        try:
-            test(student)
-        except NotImplementedError:
-            print(f"✘ {name}: not implemented yet")
-        except Exception as exc:  # a public check reports, it does not stop the notebook
-            message = student_message(exc) or str(exc) or type(exc).__name__
-            rebuilt = student_message(exc) is not None or isinstance(exc, StudentCodeError)
-            origin = exc.__cause__ if rebuilt and exc.__cause__ is not None else exc  # the student's line
-            where = traceback.extract_tb(origin.__traceback__)[-1]
-            print(f"✘ {name}: {message} (line {where.lineno})")
-        else:
-            passed += 1
-            print(f"✔ {name}")
-    print(f"{passed}/{len(tests)} public checks passed")
+    verdicts = [_run_one(test, student) for test in tests]
+    counted = [v for v in verdicts if v is not None]
+    skipped = f", {len(verdicts) - len(counted)} skipped" if len(counted) < len(verdicts) else ""
+    print(f"{sum(counted)}/{len(counted)} public checks passed{skipped}")
+
+
+def _run_one(test: Callable[[Any], object], student: LocalStudent) -> bool | None:
+    """Run one test and print its line: True passed, False failed, None skipped (not counted, as at grading)."""
+    name = test.__name__
+    try:
+        test(student)
+    except NotImplementedError:
+        print(f"✘ {name}: not implemented yet")
+        return False
+    except Exception as exc:  # a public check reports, it does not stop the notebook
+        message = student_message(exc) or str(exc) or type(exc).__name__
+        rebuilt = student_message(exc) is not None or isinstance(exc, StudentCodeError)
+        origin = exc.__cause__ if rebuilt and exc.__cause__ is not None else exc  # the student's line
+        where = traceback.extract_tb(origin.__traceback__)[-1]
+        print(f"✘ {name}: {message} (line {where.lineno})")
+        return False
+    except BaseException as exc:  # pytest.skip / pytest.fail raise BaseException subclasses
+        kind = type(exc).__name__
+        if kind == "Skipped":
+            print(f"– {name}: skipped ({exc})")
+            return None
+        if kind == "Failed":
+            print(f"✘ {name}: {exc}")
+            return False
+        raise
+    print(f"✔ {name}")
+    return True
