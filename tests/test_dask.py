@@ -128,7 +128,7 @@ def test_a_submission_that_kills_its_worker_every_time_gets_a_zero(tiny: Path) -
         return SubmissionResult(payload.submission.student_id, 4.0, 4.0, (), None)
 
     env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}  # two tries, then KilledWorker
-    with local_dask(3, env=env) as small, DaskExecutor(small.address, task=task) as executor:
+    with local_dask(3, env=env, preload=False) as small, DaskExecutor(small.address, task=task) as executor:
         futures = [executor.submit(assignment, sub, GradeOptions()) for sub in subs]
         results = {r.student_id: r for r in (f.result(timeout=60) for f in as_completed(futures, timeout=60))}
         assert len(small.worker_pids()) == 1  # it took two workers down, then was given up

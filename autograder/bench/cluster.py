@@ -63,13 +63,13 @@ def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
                                 env=env, start_new_session=True)
 
 
-def start_worker(cluster: LocalDask, index: int, *, nanny: bool = False, env: Mapping[str, str] | None = None
-                 ) -> subprocess.Popen[bytes]:
+def start_worker(cluster: LocalDask, index: int, *, nanny: bool = False, env: Mapping[str, str] | None = None,
+                 preload: bool = True) -> subprocess.Popen[bytes]:
     """Start one more `dask worker` (one process, one thread) for ``cluster``."""
     command = [*_dask(), "worker", cluster.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                "--host", "127.0.0.1", "--local-directory", str(cluster.folder / f"worker-{index}"),
                "--nanny" if nanny else "--no-nanny", "--name", f"worker-{index}",
-               "--preload", "autograder.grading.cluster"]
+               *(["--preload", "autograder.grading.cluster"] if preload else [])]
     worker = _start(command, cluster.folder / f"worker-{index}.log", _env(env or {}))
     cluster.workers.append(worker)
     return worker
@@ -77,11 +77,12 @@ def start_worker(cluster: LocalDask, index: int, *, nanny: bool = False, env: Ma
 
 @contextlib.contextmanager
 def local_dask(workers: int = 2, *, nanny: bool = False, env: Mapping[str, str] | None = None,
-               timeout: float = 60.0) -> Iterator[LocalDask]:
+               timeout: float = 60.0, preload: bool = True) -> Iterator[LocalDask]:
     """A scheduler and ``workers`` single-threaded worker processes on loopback; all stopped at the end.
 
     ``env`` is added to the processes' environment (AUTOGRADER_DATA_DIR, Dask settings such as
-    DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES).
+    DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES); ``preload``: workers start their grading
+    processes' server and warm containers as they start (``--preload autograder.grading.cluster``).
     """
     folder = Path(tempfile.mkdtemp(prefix="autograder-dask-"))
     extra = dict(env or {})
@@ -97,7 +98,7 @@ def local_dask(workers: int = 2, *, nanny: bool = False, env: Mapping[str, str] 
             time.sleep(0.1)
         cluster.address = json.loads(info.read_text())["address"]
         for index in range(workers):
-            start_worker(cluster, index, nanny=nanny, env=extra)
+            start_worker(cluster, index, nanny=nanny, env=extra, preload=preload)
         wait_for_workers(cluster, workers, deadline - time.monotonic())
         yield cluster
     finally:
@@ -123,8 +124,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # a worker whose scheduler is gone may wait for it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)

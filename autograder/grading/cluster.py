@@ -235,6 +235,7 @@ class DaskExecutor(GradingExecutor):
         self._bundles: dict[str, CourseBundle] = {}
         self._lock = threading.Lock()
         self._graded = 0
+        self._lost = False
         self._pending: dict[Any, Future[SubmissionResult]] = {}
 
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
@@ -285,6 +286,7 @@ class DaskExecutor(GradingExecutor):
             result: SubmissionResult = theirs.result()
             return result
         if theirs.status == "cancelled":  # the client cancels every future when it loses the scheduler
+            self._lost = True
             raise ClusterLost(f"lost the Dask scheduler at {self.scheduler} during the batch; the "
                               f"{self._graded} submission(s) graded before that are recorded; run the same "
                               "command again to grade the rest (unchanged ones are skipped)")
@@ -301,6 +303,6 @@ class DaskExecutor(GradingExecutor):
         for ours in pending.values():
             ours.cancel()
         try:
-            self._client.close(timeout=10)
+            self._client.close(timeout=1 if self._lost else 10)
         except Exception:  # a scheduler that is already gone
             pass
