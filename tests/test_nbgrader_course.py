@@ -172,6 +172,7 @@ def test_a_batch_where_nothing_could_be_read_fails(graded: Graded, sandbox_name:
         (folder / "part1.ipynb").write_text("{not json", encoding="utf-8")
     from autograder.grading.submissions import SubmissionError
 
+    shutil.copyfile(graded.nbgrader_db, tmp_path / "g.db")  # (creating a gradebook runs alembic: seconds)
     with pytest.raises(SubmissionError, match="none of the 2 submissions .* could be found or read .*x1: "):
         grade(nbcourse.ASSIGNMENT, subs, root=graded.root, db_url=f"sqlite:///{tmp_path / 'g.db'}",
               options=GradeOptions(sandbox=sandbox_name, jobs=1))
@@ -208,3 +209,19 @@ def test_nbgrader_submitted_layout_and_timestamps(tmp_path: Path) -> None:
     assert found["ada"].timestamp == dt.datetime(2026, 2, 28, 9, 0, 0, 123456)
     assert found["bob"].timestamp == dt.datetime(2026, 3, 2, 9, 0)  # in UTC, as nbgrader stores it
     assert found["cy"].problem == "cy/hw1/timestamp.txt holds 'next tuesday-ish', not a date and time; fix or remove it"
+
+
+def test_grading_a_fresh_gradebook_gives_what_nbgrader_gives(graded: Graded, sandbox_name: str) -> None:
+    fresh = graded.root / "fresh.db"  # nbgrader's assignment, cells and due date, but no submission yet
+    shutil.copyfile(graded.nbgrader_db, fresh)
+    with sqlite3.connect(fresh) as connection:
+        for table in ("grade", "comment", "submitted_notebook", "submitted_assignment"):
+            connection.execute(f"DELETE FROM {table}")  # noqa: S608
+    grade(nbcourse.ASSIGNMENT, graded.root / "submitted", root=graded.root, db_url=f"sqlite:///{fresh}",
+          feedback_dir=graded.root / "fresh-feedback", options=GradeOptions(sandbox=sandbox_name, jobs=2))
+    theirs = _auto_scores(graded.nbgrader_db)
+    theirs[("ada", "part1", "explain")] = (None, 1)  # nbgrader's copy was hand-graded after autograding
+    assert _auto_scores(fresh) == theirs
+    query = "SELECT late_submission_penalty FROM submitted_notebook ORDER BY late_submission_penalty"
+    with sqlite3.connect(fresh) as connection:
+        assert [r[0] for r in connection.execute(query)] == [None, None, 1.0, 2.0]
