@@ -74,9 +74,10 @@ def test_each_mutant_compiles_and_changes_only_its_solution_cell() -> None:
 
 def test_each_mutant_of_linear_computes_something_else() -> None:
     expected = _outputs(LINEAR)
-    for mutant in mutants(_notebook()):
-        if mutant.cell_index == 1:
-            assert _outputs(mutant.notebook.cells[1].source) != expected, mutant.kind
+    linear = [m for m in mutants(_notebook()) if m.cell_index == 1]
+    assert len(linear) == len(KINDS)
+    for mutant in linear:
+        assert _outputs(mutant.notebook.cells[1].source) != expected, mutant.kind
 
 
 def test_code_outside_the_solution_region_is_never_mutated() -> None:
