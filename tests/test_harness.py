@@ -215,16 +215,12 @@ def test_a_cell_that_cannot_load_fails_its_own_tests(tmp_path: Path) -> None:
     assert {c.message for c in scores.checks} == {"the test could not run (its cell failed to load)"}
 
 
-@pytest.mark.xfail(strict=True, reason="harness.run_tests calls pytest.main without --continue-on-collection-errors: "
-                   "one test cell that fails to import interrupts the session and zeroes every other cell")
 def test_a_cell_that_cannot_load_costs_no_other_cell_its_points(tmp_path: Path) -> None:
     add_scores, broken_scores = _run(tmp_path, ADD_TESTS, BROKEN)[0]
     assert add_scores.score == 2.0
     assert broken_scores.score == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="harness._score looks outcomes up by 'module::name'; a parametrized test's "
-                   "node ids are 'module::name[case]', so it scores 0 as 'could not run (its cell failed to load)'")
 def test_a_parametrized_test_counts_once_and_fails_if_any_case_fails(tmp_path: Path) -> None:
     cell = _cell("test-param", 2, '''
 import pytest

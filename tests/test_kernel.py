@@ -38,8 +38,6 @@ def test_bounded_text_keeps_the_first_characters_and_counts_the_rest() -> None:
     assert small.getvalue() == "short"
 
 
-@pytest.mark.xfail(strict=True, reason="BoundedText.write accepts bytes, then getvalue() raises TypeError outside "
-                   "the cell: one `sys.stdout.write(b'...')` crashes the kernel and zeroes the submission")
 def test_writing_bytes_to_stdout_fails_in_the_cell_as_in_jupyter() -> None:
     stream = BoundedText()
     stream.write("kept ")

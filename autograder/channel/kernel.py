@@ -37,6 +37,8 @@ class BoundedText:
         self.dropped = 0
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):  # as Jupyter: the cell fails, the kernel goes on
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         room = OUTPUT_LIMIT - self.size
         if room > 0:
             self.parts.append(text[:room])
