@@ -288,14 +288,16 @@ PUBLIC_URL = click.option("--public-url", default="http://127.0.0.1:8000", show_
 @click.option("--assignment", "assignments", multiple=True, help="Offer only this assignment (repeatable).")
 @click.option("--secure-cookies", is_flag=True, help="Session cookie over HTTPS only (behind a TLS proxy).")
 @click.option("--max-upload-mb", default=100, show_default=True, help="Largest upload, unpacked.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Grade uploads on this Dask cluster (see `grade --help`); results are recorded here.")
 @SERVICE_DB
 @STATE
 @PUBLIC_URL
 @COURSE
 @DATA
 def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str, ...], secure_cookies: bool,
-          max_upload_mb: int, db_url: str | None, state_dir: Path | None, public_url: str, course: Path | None,
-          data_dir: Path | None) -> None:
+          max_upload_mb: int, scheduler: str | None, db_url: str | None, state_dir: Path | None, public_url: str,
+          course: Path | None, data_dir: Path | None) -> None:
     """Serve the course: students sign in, upload, and read their feedback seconds later.
 
     The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start).
@@ -310,7 +312,7 @@ def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str,
 
     settings = make_settings(course, db_url=db_url, state_dir=state_dir, jobs=jobs, sandbox=sandbox,
                              data_dir=data_dir, assignments=assignments, public_url=public_url,
-                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb)
+                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb, scheduler=scheduler)
 
     def ready(token: str) -> None:
         shown = "$AUTOGRADER_INSTRUCTOR_TOKEN" if settings.instructor_token else token

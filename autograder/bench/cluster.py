@@ -21,7 +21,7 @@ __all__ = ["LocalDask", "local_dask"]
 
 def _dask() -> list[str]:
     found = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
-    return [found] if found else [sys.executable, "-m", "distributed.cli.dask_spec"]
+    return [found] if found else [sys.executable, "-m", "dask"]
 
 
 @dataclass

@@ -110,7 +110,7 @@ class Runner:
                     self._serve(gb, executor)
 
     def _executor(self, run: Path) -> GradingExecutor:
-        executor = make_executor(self.settings.jobs, run=run)
+        executor = make_executor(self.settings.jobs, self.settings.scheduler, run=run)
         if self.assignments:
             executor.prepare(next(iter(self.assignments.values())), self.options)
         return executor
@@ -119,7 +119,7 @@ class Runner:
         """Keep ``jobs`` uploads in grading until stopped, or until the executor breaks (then it is replaced)."""
         inflight: dict[Future[SubmissionResult], queue.Upload] = {}
         while not self._stop.is_set():
-            while len(inflight) < self.settings.jobs and (upload := queue.claim_next(self.engine)):
+            while len(inflight) < executor.jobs and (upload := queue.claim_next(self.engine)):
                 try:
                     future = executor.submit(self.assignments[upload.assignment], self._submission(upload),
                                              self.options)

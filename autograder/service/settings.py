@@ -25,6 +25,8 @@ class ServiceSettings:
     """Submissions graded in parallel."""
     sandbox: str = "auto"
     """Container backend for grading."""
+    scheduler: str | None = None
+    """Dask scheduler (tcp://HOST:PORT) to grade on; None grades on this machine."""
     data_dir: Path | None = None
     """Data directory with the course datasets."""
     assignments: tuple[str, ...] = ()
