@@ -145,8 +145,8 @@ class SubmissionResult:
     """Seconds per grading phase, in order: stage, execute, test, close (in the worker), record (where results
     are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""
     peak_memory_mb: tuple[tuple[str, float], ...] = ()
-    """Peak resident memory in MiB: ``worker`` (the grading process: pytest and the hidden tests) and, when the
-    worker started the container itself, ``container`` (its largest process, read once it exited)."""
+    """Peak memory in MiB: ``worker`` (resident set of the grading process: pytest and the hidden tests) and
+    ``container`` (the container's memory cgroup peak, page cache and tmpfs included; absent without a cgroup)."""
     answers: tuple[HandGraded, ...] = ()
     """Answers awaiting a person's grade (their points are not in ``score``)."""
     timestamp: str | None = None

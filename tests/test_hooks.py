@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import time
 from functools import partial
@@ -22,7 +23,7 @@ def _log(path: Path, phase: str, *args: object) -> None:
     """A picklable callback: appends what it was called with to a JSON-lines file."""
     first = args[0]
     who = first if isinstance(first, str) else first.student_id  # type: ignore[attr-defined]
-    row = {"phase": phase, "student": who, "pid": __import__("os").getpid()}
+    row = {"phase": phase, "student": who, "pid": os.getpid()}
     if isinstance(first, SubmissionResult):
         row["phases"] = [name for name, _ in first.phases]
     with path.open("a") as handle:
@@ -69,7 +70,10 @@ def test_a_batch_reports_phases_from_its_workers(tiny: Path, sandbox_name: str) 
     assert [name for name, _ in result.phases] == ["stage", "execute", "test", "close", "record"]
     assert all(seconds >= 0 for _, seconds in result.phases)
     assert sum(seconds for name, seconds in result.phases if name != "record") <= result.seconds + 0.5
-    assert dict(result.peak_memory_mb)["worker"] > 10
+    memory = dict(result.peak_memory_mb)
+    assert memory["worker"] > 10
+    if sandbox_name == "runc" or os.geteuid() == 0:  # a container with a memory cgroup
+        assert 10 < memory["container"] < 2048, memory
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c["phase"] for c in calls] == list(hooks.PHASES)
     worker, parent = calls[0]["pid"], calls[3]["pid"]

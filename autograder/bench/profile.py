@@ -48,7 +48,7 @@ def phase_rows(result: SubmissionResult) -> dict[str, float]:
         "total in the worker": worker,
         "parent: gradebook row + feedback page (in the batch)": seconds.get("record", 0.0),
         "peak memory, worker process (MiB)": memory.get("worker", float("nan")),
-        "peak memory, container's largest process (MiB)": memory.get("container", float("nan")),
+        "peak memory, container's cgroup (MiB)": memory.get("container", float("nan")),
     }
 
 

@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from autograder.results import ExecutionReport, SubmissionResult
+from autograder.sandbox.cgroups import memory_peak_mb
 
 PHASES = ("started", "executed", "tested", "recorded")
 """The callbacks, in the order a submission reaches them."""
@@ -54,6 +55,7 @@ class _Clock:
     hooks: Hooks
     last: float = field(default_factory=time.perf_counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    container_mb: float | None = None
 
     def mark(self, phase: str) -> None:
         now = time.perf_counter()
@@ -65,11 +67,10 @@ _CURRENT: ContextVar[_Clock | None] = ContextVar("autograder_grading_clock", def
 """The clock of the submission being graded in this thread (a Dask worker may grade several at once)."""
 
 
-def _peak_memory_mb() -> tuple[tuple[str, float], ...]:
-    """Peak resident memory, MiB, of this process and of its largest finished child (the container's process)."""
+def _peak_memory_mb(container_mb: float | None) -> tuple[tuple[str, float], ...]:
+    """Peak memory, MiB: this process's resident set, and the container's memory cgroup when it had one."""
     worker = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return (("worker", round(worker, 1)),) + ((("container", round(children, 1)),) if children else ())
+    return (("worker", round(worker, 1)),) + ((("container", round(container_mb, 1)),) if container_mb else ())
 
 
 @contextlib.contextmanager
@@ -86,7 +87,8 @@ def measure(student_id: str, hooks: Hooks) -> Iterator[Callable[[SubmissionResul
 
     def finish(result: SubmissionResult) -> SubmissionResult:
         clock.mark("close")
-        measured = dataclasses.replace(result, phases=tuple(clock.seconds.items()), peak_memory_mb=_peak_memory_mb())
+        measured = dataclasses.replace(result, phases=tuple(clock.seconds.items()),
+                                       peak_memory_mb=_peak_memory_mb(clock.container_mb))
         if hooks.tested is not None:
             hooks.tested(measured)
         return measured
@@ -112,6 +114,14 @@ def executed(report: ExecutionReport) -> None:
         if clock.hooks.executed is not None:
             clock.hooks.executed(clock.student_id, report)
             clock.last = time.perf_counter()  # the callback's own time counts in no phase
+
+
+def container_done(container: str) -> None:
+    """Before a container is stopped: keep its memory cgroup's peak (the largest, over several notebooks)."""
+    clock = _CURRENT.get()
+    peak = memory_peak_mb(container) if clock is not None else None
+    if clock is not None and peak is not None:
+        clock.container_mb = max(peak, clock.container_mb or 0.0)
 
 
 def recorded(result: SubmissionResult, seconds: float, hooks: Hooks) -> SubmissionResult:

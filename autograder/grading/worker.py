@@ -113,6 +113,7 @@ def _run(
         )
         hooks.mark("test")
     finally:
+        hooks.container_done(session.process.container)
         session.close()
     return scores, report, details
 

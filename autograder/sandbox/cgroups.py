@@ -48,6 +48,20 @@ def container_cgroups(container: str) -> list[Path]:
     return sorted(folder / container for folder in cgroup_parents() if (folder / container).exists())
 
 
+def memory_peak_mb(container: str) -> float | None:
+    """The container's memory cgroup peak so far, MiB (page cache and tmpfs included); None without one.
+
+    Read from the host while the container exists: cgroup v1's memory.max_usage_in_bytes, or v2's
+    memory.peak (Linux 5.19 and later).
+    """
+    for folder in container_cgroups(container):
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            value = _read(folder / name).strip()
+            if value.isdigit():
+                return int(value) / 2**20
+    return None
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
