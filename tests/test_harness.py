@@ -7,6 +7,7 @@ fixtures are tested on their own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,16 @@ def test_files(student, submission, data_dir, retrained, feedback):
     assert sections == [{"title": "Run", "header": ["what", "value"], "rows": [["model", "submitted"],
                                                                                ["acc", "0.8765"]]},
                         {"title": "Data", "text": "data retrained"}]
+
+
+def test_only_calls_and_data_cross_the_channel_never_test_code(tmp_path: Path) -> None:
+    session = LoopbackSession({"add": add, "counter": Counter(10)})
+    _run(tmp_path, ADD_TESTS, student=_student(session=session))
+    sent = [json.dumps(r) for r in session.requests]
+    assert {r["op"] for r in session.requests} == {"call"} and {r["name"] for r in session.requests} == {"add"}
+    for line in ADD_TESTS.source.splitlines():
+        if line.strip() and not line.startswith("###"):
+            assert not any(line.strip() in text for text in sent), line
 
 
 def test_remote_objects_are_handles_whose_calls_go_through_the_channel() -> None:
