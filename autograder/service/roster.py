@@ -125,7 +125,7 @@ def export_links(settings: ServiceSettings) -> list[SignInLink]:
     engine = engine_for(db_url)
     try:
         with engine.connect() as connection:
-            generations = dict(connection.execute(select(accounts.c.student, accounts.c.generation)).tuples())
+            generations = {s: g for s, g in connection.execute(select(accounts.c.student, accounts.c.generation))}
     finally:
         engine.dispose()
     with open_gradebook(db_url) as gb:

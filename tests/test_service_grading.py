@@ -1,0 +1,83 @@
+"""Uploads graded by the service's runner: feedback, the counted upload, limits, lateness, the gradebook, regrades."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from autograder.service.app import create_app
+from autograder.service.db import engine_for, uploads
+from autograder.service.roster import import_roster
+from tests.service_helpers import (
+    DATABASES,
+    NAME,
+    TestClient,
+    database_url,
+    make_course,
+    notebook_bytes,
+    postgres,  # noqa: F401  (the session's PostgreSQL server)
+    settings_for,
+    sign_in,
+    token_for,
+    wait_done,
+    write_roster,
+)
+
+pytestmark = pytest.mark.container
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path)
+
+
+def _upload(client: TestClient, csrf: str, data: bytes) -> int:
+    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)},
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path, db_url: str,
+                                                                 sandbox_name: str) -> None:
+    deadline = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    course = make_course(tmp_path / "course", f'\n[policy]\ncounts = "best"\ndaily_limit = 2\n'
+                                              f"deadline = {deadline}\nlate_penalty = 0.25\n")
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["bob"]), settings)
+    with TestClient(create_app(settings)) as client:
+        csrf = sign_in(client, token_for(settings, "bob"))
+        first = _upload(client, csrf, notebook_bytes(course))
+        state = wait_done(client, first)
+        assert (state["status"], state["score"], state["max_score"]) == ("done", 15.0, 20.0)  # 20 - 25 % late
+        page = client.get(f"/uploads/{first}/feedback").text
+        assert "20 / 20" in page and "5 points off" in page
+        second = _upload(client, csrf, notebook_bytes(course, "stub"))
+        assert wait_done(client, second)["score"] == 0.0
+        refused = client.post(f"/a/{NAME}/upload", data={"csrf": csrf},
+                              files={"notebook": ("nb.ipynb", notebook_bytes(course))})
+        assert refused.status_code == 429 and "daily limit reached" in refused.text
+        assert int(refused.headers["retry-after"]) > 23 * 3600
+        history = client.get(f"/a/{NAME}").text
+        assert f"/uploads/{first}/feedback" in history and f"/uploads/{second}/feedback" in history
+        assert "<b>15</b> / 20" in client.get("/").text  # best, not last
+
+        sign_in(client, "instructor-secret-for-tests")
+        csrf = client.get("/instructor").text.split('name="csrf-token" content="')[1].split('"')[0]
+        assert client.post(f"/instructor/a/{NAME}/students/bob/regrade", data={"csrf": csrf}).status_code == 200
+        assert wait_done(client, first)["score"] == 15.0
+        csv = client.get(f"/instructor/a/{NAME}/grades.csv").text.splitlines()
+    row = dict(zip(csv[0].split(","), csv[1].split(","), strict=True))
+    assert (row["student_id"], row["raw_score"], row["late_submission_penalty"], row["score"]) == \
+        ("bob", "20.0", "5.0", "15.0")
+    engine = engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = {i: n for i, n in connection.execute(select(uploads.c.id, uploads.c.recorded))}
+    finally:
+        engine.dispose()
+    assert rows == {first: 2, second: 1}  # each graded once, plus the one regrade
+    assert (course / "feedback" / NAME / "bob.html").is_file()  # the page `grade` writes, for the counted upload
