@@ -142,8 +142,8 @@ class SubmissionResult:
     skipped: bool = False
     """True when an unchanged, already graded submission was not run again."""
     phases: tuple[tuple[str, float], ...] = ()
-    """Seconds per grading phase, in order: stage, execute, test, close (in the worker), record (where results
-    are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""
+    """Seconds per grading phase, in order: stage, execute, test, close, score (in the worker), record (where
+    results are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""
     peak_memory_mb: tuple[tuple[str, float], ...] = ()
     """Peak memory in MiB: ``worker`` (resident set of the grading process: pytest and the hidden tests) and
     ``container`` (the container's memory cgroup peak, page cache and tmpfs included; absent without a cgroup)."""

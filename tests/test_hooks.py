@@ -43,10 +43,11 @@ def test_measure_times_each_phase_and_calls_the_worker_side_hooks(tmp_path: Path
         hooks.mark("stage")
         hooks.executed(ExecutionReport())
         hooks.mark("test")
+        hooks.mark("close")
         hooks.mark("stage")  # a second notebook adds to its phase
         result = finish(SubmissionResult("s1", 1.0, 2.0, (), None))
     names = [name for name, _ in result.phases]
-    assert names == ["stage", "execute", "test", "close"]
+    assert names == ["stage", "execute", "test", "close", "score"]
     assert dict(result.phases)["stage"] >= 0.02
     assert dict(result.peak_memory_mb)["worker"] > 10
     hooks.mark("stage")  # outside a measured submission: ignored
@@ -67,7 +68,7 @@ def test_a_batch_reports_phases_from_its_workers(tiny: Path, sandbox_name: str) 
     batch = grade("tiny", subs, root=tiny, options=options)
     (result,) = batch.results
     assert result.score == 4.0
-    assert [name for name, _ in result.phases] == ["stage", "execute", "test", "close", "record"]
+    assert [name for name, _ in result.phases] == ["stage", "execute", "test", "close", "score", "record"]
     assert all(seconds >= 0 for _, seconds in result.phases)
     assert sum(seconds for name, seconds in result.phases if name != "record") <= result.seconds + 0.5
     memory = dict(result.peak_memory_mb)

@@ -13,7 +13,8 @@ workers on other machines. Callbacks are optional and ride in ``GradeOptions.hoo
 
 Phase names on the result, in order: ``stage`` (read the notebooks, stage the files), ``execute``
 (container start and the notebook's cells), ``test`` (pytest and calls into the kernel), ``close``
-(container stop, scoring), and ``record`` (gradebook row and feedback page, in the recording process).
+(container stop), ``score`` (the rest in the worker: scoring, temporary files), and ``record``
+(gradebook row and feedback page, in the recording process).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _peak_memory_mb(container_mb: float | None) -> tuple[tuple[str, float], ...]
 def measure(student_id: str, hooks: Hooks) -> Iterator[Callable[[SubmissionResult], SubmissionResult]]:
     """Time one submission in the worker; yields ``finish``, which puts the figures on the result.
 
-    ``finish(result)`` ends the last phase (``close``), returns the result with ``phases`` and
+    ``finish(result)`` ends the last phase (``score``), returns the result with ``phases`` and
     ``peak_memory_mb`` filled in, and calls ``hooks.tested`` with it.
     """
     clock = _Clock(student_id, hooks)
@@ -86,7 +87,7 @@ def measure(student_id: str, hooks: Hooks) -> Iterator[Callable[[SubmissionResul
         hooks.started(student_id)
 
     def finish(result: SubmissionResult) -> SubmissionResult:
-        clock.mark("close")
+        clock.mark("score")
         measured = dataclasses.replace(result, phases=tuple(clock.seconds.items()),
                                        peak_memory_mb=_peak_memory_mb(clock.container_mb))
         if hooks.tested is not None:

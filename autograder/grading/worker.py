@@ -115,6 +115,7 @@ def _run(
     finally:
         hooks.container_done(session.process.container)
         session.close()
+        hooks.mark("close")
     return scores, report, details
 
 
