@@ -145,8 +145,9 @@ class SubmissionResult:
     """Seconds per grading phase, in order: stage, execute, test, close, score (in the worker), record (where
     results are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""
     peak_memory_mb: tuple[tuple[str, float], ...] = ()
-    """Peak memory in MiB: ``worker`` (resident set of the grading process: pytest and the hidden tests) and
-    ``container`` (the container's memory cgroup peak, page cache and tmpfs included; absent without a cgroup)."""
+    """Peak memory in MiB: ``worker`` (resident set of the grading process, pytest and the hidden tests: a fresh
+    process per submission locally, the peak so far in a long-lived Dask worker) and ``container`` (the
+    container's memory cgroup peak, page cache and tmpfs included; absent without a cgroup)."""
     answers: tuple[HandGraded, ...] = ()
     """Answers awaiting a person's grade (their points are not in ``score``)."""
     timestamp: str | None = None
