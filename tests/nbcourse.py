@@ -73,6 +73,7 @@ def part1() -> NotebookNode:
 def part2() -> NotebookNode:
     """Second notebook: reads the released words.txt; a hand-graded code answer; a pytest-style cell."""
     return factories.notebook(
+        factories.code("from autograder.student.checks import check  # runs the pytest-style cell's tests", "setup"),
         factories.solution(LOAD, "load"),
         _test(TEST_LOAD, "test_load", 1),
         _answer("### BEGIN SOLUTION\nlongest = max(load(), key=len)\n### END SOLUTION", "longest", 1),

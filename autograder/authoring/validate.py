@@ -96,19 +96,20 @@ def check_drift(assignment: Assignment) -> list[str]:
     from nbformat import writes
 
     problems = []
-    release = assignment.release_dir / assignment.config.notebook
-    expected = writes(release_notebook(assignment)) + "\n"  # type: ignore[no-untyped-call]
-    if not release.is_file() or release.read_text(encoding="utf-8") != expected:
-        problems.append(f"{release} is stale or missing; run `autograder assign {assignment.name}`")
-    solution = assignment.solutions_dir / assignment.config.notebook
-    want = [c.source for c in solution_notebook(assignment).cells]
-    try:
-        stale = not solution.is_file() or [c.source for c in read(solution).cells] != want
-    except NotebookError as exc:
-        problems.append(f"{exc}; run `autograder assign {assignment.name}` to write it again")
-        stale = False
-    if stale:
-        problems.append(f"{solution} is stale or missing; run `autograder assign {assignment.name}`")
+    for name in assignment.config.notebooks:
+        release = assignment.release_dir / name
+        expected = writes(release_notebook(assignment, name)) + "\n"  # type: ignore[no-untyped-call]
+        if not release.is_file() or release.read_text(encoding="utf-8") != expected:
+            problems.append(f"{release} is stale or missing; run `autograder assign {assignment.name}`")
+        solution = assignment.solutions_dir / name
+        want = [c.source for c in solution_notebook(assignment, name).cells]
+        try:
+            stale = not solution.is_file() or [c.source for c in read(solution).cells] != want
+        except NotebookError as exc:
+            problems.append(f"{exc}; run `autograder assign {assignment.name}` to write it again")
+            stale = False
+        if stale:
+            problems.append(f"{solution} is stale or missing; run `autograder assign {assignment.name}`")
     return problems
 
 
@@ -152,18 +153,20 @@ def _file_lines(path: Path, text: str) -> set[str]:
 
 def check_leaks(assignment: Assignment) -> list[str]:
     """Solution code or hidden tests found anywhere in ``release/<name>/``."""
-    source = read(assignment.source_notebook)
+    sources = [read(path) for path in assignment.source_notebooks]  # every notebook's secrets, in any file
     public: set[str] = set()
-    for cell in source.cells:
+    for cell in (c for source in sources for c in source.cells):
         public |= _public_lines(cell.source)
     secrets: list[tuple[int, str, str]] = []
-    for index, cell in enumerate(source.cells):
-        secrets += [(index, "solution code", line)
-                    for line in _region_lines(cell.source, SOLUTION_BEGIN, SOLUTION_END) if line not in public]
-        secrets += [(index, "hidden test code", line)
-                    for line in _region_lines(cell.source, HIDDEN_BEGIN, HIDDEN_END) if line not in public]
-    for cell in grade_cells(source):
-        secrets += [(-1, "hidden test", f"def {name}(") for name in cell.hidden_tests]
+    for source in sources:
+        for index, cell in enumerate(source.cells):
+            secrets += [(index, "solution code", line)
+                        for line in _region_lines(cell.source, SOLUTION_BEGIN, SOLUTION_END) if line not in public]
+            secrets += [(index, "hidden test code", line)
+                        for line in _region_lines(cell.source, HIDDEN_BEGIN, HIDDEN_END) if line not in public]
+        for grade_cell in grade_cells(source):
+            if not grade_cell.asserts:
+                secrets += [(-1, "hidden test", f"def {name}(") for name in grade_cell.hidden_tests]
     problems = []
     files = [p for p in assignment.release_dir.rglob("*") if p.is_file()] if assignment.release_dir.is_dir() else []
     for path in files:
@@ -184,6 +187,8 @@ def check_leaks(assignment: Assignment) -> list[str]:
 
 def _stage_solution(assignment: Assignment, folder: Path, nb: object) -> None:
     write(nb, folder / assignment.config.notebook)  # type: ignore[arg-type]
+    for other in assignment.config.notebooks[1:]:  # mutants change the first notebook; the others solved
+        write(solution_notebook(assignment, other), folder / other)
     copy_artifacts(assignment, folder)
 
 
@@ -198,7 +203,8 @@ def _grade_set(
         subs = Path(tmp) / "subs"
         solution = solution_notebook(assignment)
         _stage_solution(assignment, subs / "solution", solution)
-        write(release_notebook(assignment), subs / "stub" / assignment.config.notebook)
+        for name in assignment.config.notebooks:
+            write(release_notebook(assignment, name), subs / "stub" / name)
         kinds = {}
         for number, mutant in enumerate(mutants(solution, limit=mutation_limit)):
             student = f"mutant-{number:02d}"
@@ -215,7 +221,7 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
                  outcomes: list[corpus.MistakeOutcome] | None = None) -> list[Finding]:
     """Run every check on one assignment; known mistakes' verdicts are appended to ``outcomes``."""
     name = assignment.name
-    cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
+    cells = [c for nb in assignment.source_notebooks for c in grade_cells(read(nb), str(nb))]
     findings = [Finding(name, "settings", not p, p or "ok") for p in
                 (check_settings(assignment, cells, resolve_data_dir(options.data_dir)) or [""])]
     findings += [Finding(name, "drift", not p, p or "release/ and solutions/ match source/")
