@@ -141,8 +141,9 @@ def _in_notebook(graded: Graded, case: corpus.Mistake) -> dict[str, bool]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for cell in nb.cells:
-                tags = cell.get("metadata", {}).get("tags", [])
-                if cell.cell_type == "code" and SKIP_TAG not in tags and "nbgrader" not in cell.metadata:
+                meta = cell.get("metadata", {})
+                is_test = meta.get("nbgrader", {}).get("grade") and not meta.get("nbgrader", {}).get("solution")
+                if cell.cell_type == "code" and SKIP_TAG not in meta.get("tags", []) and not is_test:
                     exec(compile(cell.source, f"<{case.id}>", "exec"), namespace)
             return {name: _passes(cell.source, name, namespace) for cell in cells for name in cell.public_tests}
     finally:
@@ -160,14 +161,15 @@ def _passes(source: str, name: str, namespace: dict[str, Any]) -> bool:
 
 
 def _disagreements(graded: Graded) -> list[str]:
-    problems = []
+    problems, failed_somewhere = [], False
     for case in graded.cases:
         local = _in_notebook(graded, case)
+        failed_somewhere |= not all(local.values())
         remote = {c.name: c.passed for cell in graded.results[case.id].cells for c in cell.checks if not c.hidden}
         problems += [f"{case.id}: {name} {'passes' if local[name] else 'fails'} in the notebook but "
                      f"{'passes' if remote[name] else 'fails'} at grading"
                      for name in local if local[name] != remote.get(name)]
-    return problems
+    return problems if failed_somewhere else ["no public check failed in the notebook for any case"]
 
 
 @pytest.fixture(scope="module")
