@@ -79,6 +79,9 @@ for line in sys.stdin.buffer:
     elif name == "hang":
         time.sleep(60)
     elif name == "die":
+        sys.stdout.flush()
+        os.close(1)  # the channel closes a moment before the exit status is known, as when a kernel dies
+        time.sleep(0.5)
         os._exit(9)
 '''.replace("LINE_LIMIT", str(LINE_LIMIT))
 
@@ -215,6 +218,9 @@ def test_a_call_that_hangs_times_out_and_later_calls_fail_fast(opened: Any) -> N
         session.request("call", "echo", args=[1], timeout=30)
 
 
+@pytest.mark.xfail(strict=True, reason="KernelSession._exchange decides by process.poll() right after the pipe "
+                   "closed: a kernel that dies in a call (killed, out of memory) is reported as 'did not return "
+                   "within 5 s' (StudentTimeout) when its exit status is not known yet")
 def test_a_kernel_that_dies_in_a_call_is_reported(opened: Any) -> None:
     session, _ = opened()
     session.wait_ready(10)
