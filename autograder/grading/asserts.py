@@ -7,7 +7,8 @@ whose attributes and methods go through the channel too. Assignments and ``del``
 the trusted namespace (``del`` of a student's global hides it from the calls that follow, until
 the cell rebinds it or ends, as nbgrader's "does f use g?" tests expect). Builtins cannot be
 shadowed by the student, and a student's module (``np``) is replaced by the grader's own import
-of it, so a student who patches ``np.allclose`` in the kernel changes nothing here. Nothing from the student is imported, unpickled or evaluated.
+of it, so a student who patches ``np.allclose`` in the kernel changes nothing here. Nothing from
+the student is imported, unpickled or evaluated.
 
 Scoring follows nbgrader: an exception fails the cell (0 points, with the assertion's message);
 a cell whose last line is an expression with a numeric value earns that many points (partial

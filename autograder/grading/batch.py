@@ -12,7 +12,7 @@ from typing import Any
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
-from autograder.grading.notebooks import deadline, gradebook_cells, never_ran, record_options
+from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, never_ran, record_options
 from autograder.grading.pool import as_completed, make_executor, start_server
 from autograder.grading.submissions import Submission, SubmissionError, discover, file_digest, submitted_files
 from autograder.grading.worker import GradeOptions
@@ -66,12 +66,15 @@ def grade(
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(gradebook.open_gradebook(url))
             due = deadline(assignment)
+            stubs: dict[tuple[str, str], str] = {}  # hand-graded cells as released, to tell blank answers
             for notebook in assignment.config.notebooks:  # every notebook, hand-graded cells too
-                gradebook.sync_assignment(gb, name, Path(notebook).stem, *gradebook_cells(assignment, notebook),
-                                          duedate=due)
+                tests, hand = gradebook_cells(assignment, notebook)
+                gradebook.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=due)
+                stubs |= {(Path(notebook).stem, c.grade_id): c.stub for c in hand}
 
             def finish(result: SubmissionResult) -> None:
                 if not result.skipped:
+                    result = judge_blanks(result, stubs)
                     writing = time.perf_counter()
                     # page first: a grader killed in between regrades the student (no row yet) and rewrites it
                     feedback.write_page(assignment, result, out_dir, manual.preview(gb, name, result))

@@ -27,13 +27,15 @@ def _has_hand_graded(nb: Any) -> bool:
 
 
 def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tuple[HandGraded, ...]:
-    """The student's answers to notebook ``name``'s hand-graded cells (blank when missing or unreadable)."""
+    """The student's answers to notebook ``name``'s hand-graded cells (a worker's part: no nbgrader import).
+
+    Which answers are blank (unchanged from the release) is settled by ``judge_blanks`` in the
+    batch, which computes the release once; here only a missing answer is blank.
+    """
     source = read(assignment.source_dir / name)
     if not _has_hand_graded(source):
         return ()
-    from autograder.authoring.assign import release_notebook
-
-    cells = manual_cells(release_notebook(assignment, name), name)
+    cells = manual_cells(source, name)
     path = notebook_file(submission, name, assignment.config.notebook) if not submission.problem else None
     try:
         copy = read(path) if path is not None else None
@@ -43,9 +45,19 @@ def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tu
     stem = Path(name).stem
     return tuple(
         HandGraded(stem, cell.grade_id, cell.kind, cell.points, answer.text if answer else None,
-                   answer.blank if answer else cell.kind != "task")
+                   cell.kind != "task" and (answer is None or answer.text is None))
         for cell, answer in zip(cells, found, strict=True)
     )
+
+
+def judge_blanks(result: SubmissionResult, stubs: dict[tuple[str, str], str]) -> SubmissionResult:
+    """Mark answers left as released (``stubs``: release text by notebook and grade_id) as blank."""
+    judged = tuple(
+        dataclasses.replace(a, blank=a.blank or (a.kind != "task" and a.text is not None
+                                                 and a.text.strip() == stubs.get((a.notebook, a.grade_id), "").strip()))
+        for a in result.answers
+    )
+    return dataclasses.replace(result, answers=judged)
 
 
 def grade_notebooks(assignment: Assignment, submission: Submission, grade_one: GradeOne, workdir: Path,
