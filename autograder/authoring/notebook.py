@@ -133,6 +133,9 @@ def grade_cells(nb: NotebookNode, where: str = "notebook") -> list[GradeCell]:
             raise NotebookError(f"{at}: a grade cell needs 'grade_id' and 'points' in its nbgrader metadata")
         public = _test_functions(strip_hidden_source(cell.source), at)
         every = _test_functions(_HIDDEN_RE.sub("", cell.source), at)
+        if not every and not _HIDDEN_RE.sub("", cell.source).strip():
+            raise NotebookError(f"{at}: the grade cell is empty; write `assert`s or `def test_...(student):` "
+                                "functions in it, or remove its points")
         if not every:  # nbgrader style: the cell's own code is the test (one check)
             hidden_region = strip_hidden_source(cell.source).strip() != _HIDDEN_RE.sub("", cell.source).strip()
             check = (str(meta["grade_id"]),)
