@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.channel.kernel import CELLS_FILE
+from autograder.channel.kernel import CELLS_FILE, FILE_LIMIT
 from autograder.channel.session import (
     LINE_LIMIT,
     KernelDied,
@@ -247,5 +247,21 @@ def test_the_real_kernel_through_local_mode(tmp_path: Path) -> None:
         assert session.request("has", "add") is True and session.request("has", "sub") is False
         with pytest.raises(NameError):
             session.request("call", "sub")
+    finally:
+        session.close()
+
+
+@pytest.mark.xfail(strict=True, reason="kernel.FILE_LIMIT (48 MiB) in base64 is exactly LINE_LIMIT (64 MiB) before "
+                   "the JSON around it: a file the kernel accepts is refused as over-long and the kernel is killed")
+def test_a_file_at_the_kernels_size_limit_can_be_fetched(tmp_path: Path) -> None:
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / CELLS_FILE).write_text("[]")
+    with (staged / "model.bin").open("wb") as handle:
+        handle.truncate(FILE_LIMIT)
+    session = KernelSession(get_sandbox("local"), staged, limits=Limits(), call_timeout=60)
+    try:
+        assert session.wait_ready(60).failure is None
+        assert len(session.request("read_file", "model.bin")) == FILE_LIMIT
     finally:
         session.close()
