@@ -225,3 +225,14 @@ def test_grading_a_fresh_gradebook_gives_what_nbgrader_gives(graded: Graded, san
     query = "SELECT late_submission_penalty FROM submitted_notebook ORDER BY late_submission_penalty"
     with sqlite3.connect(fresh) as connection:
         assert [r[0] for r in connection.execute(query)] == [None, None, 1.0, 2.0]
+
+
+def test_assign_releases_every_notebook_and_file(tmp_path: Path) -> None:
+    from autograder.authoring.assign import assign
+
+    root = nbcourse.write_course(tmp_path)
+    assign(nbcourse.ASSIGNMENT, root=root, run_solution=False)
+    release = root / "release" / nbcourse.ASSIGNMENT
+    assert sorted(p.name for p in release.iterdir()) == ["part1.ipynb", "part2.ipynb", "words.txt"]
+    text = (release / "part1.ipynb").read_text()
+    assert "cube(3) == 27" not in text and "return x ** 3" not in text and "An odd power" not in text
