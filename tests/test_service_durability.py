@@ -1,0 +1,117 @@
+"""A real `autograder serve` killed with SIGKILL while uploads wait or run: after a restart each is graded, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from autograder.service.db import uploads
+from autograder.service.roster import import_roster
+from tests.service_helpers import (
+    DATABASES,
+    NAME,
+    csrf_of,
+    database_url,
+    free_port,
+    make_course,
+    notebook_bytes,
+    postgres,  # noqa: F401  (the session's PostgreSQL server)
+    settings_for,
+    token_for,
+    write_roster,
+)
+
+pytestmark = pytest.mark.container
+STUDENTS = [f"s{i}" for i in range(6)]
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path)
+
+
+def _start(course: Path, db_url: str, port: int, sandbox: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-c", "from autograder.cli import main; main()", "serve", "--port", str(port),
+               "--course", str(course), "--db", db_url, "--state", str(course / ".autograder"),
+               "--jobs", "2", "--sandbox", sandbox]
+    with (course / f"server-{time.monotonic_ns()}.log").open("wb") as log:  # the child keeps its own copy
+        server = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
+                                  env={**os.environ, "AUTOGRADER_INSTRUCTOR_TOKEN": "t-instructor"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.kill()
+    raise AssertionError("the server did not start in 120 s")
+
+
+def _upload(port: int, student: str, token: str, data: bytes) -> int:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        page = client.get("/login")
+        client.post("/login", data={"token": token, "csrf": csrf_of(page.text)})
+        csrf = csrf_of(client.get("/").text)
+        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)})
+        assert answer.status_code == 303, (student, answer.status_code, answer.text[-300:])
+        return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def _rows(url: str) -> dict[int, tuple[str, int, float | None]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = select(uploads.c.id, uploads.c.status, uploads.c.recorded, uploads.c.score)
+            return {i: (s, r, score) for i, s, r, score in connection.execute(query)}
+    finally:
+        engine.dispose()
+
+
+def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path, db_url: str,
+                                                                  sandbox_name: str) -> None:
+    course = make_course(tmp_path / "course", "")
+    settings = settings_for(course, db_url)
+    import_roster(write_roster(course, STUDENTS), settings)
+    data = notebook_bytes(course)
+    port = free_port()
+    server = _start(course, db_url, port, sandbox_name)
+    try:
+        ids = [_upload(port, s, token_for(settings, s), data) for s in STUDENTS]
+        before = _rows(db_url)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(30)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    assert sorted(before) == sorted(ids)
+    assert any(status in ("queued", "running") for status, _, _ in before.values()), before
+    assert all((course / ".autograder" / "uploads" / NAME / s).is_dir() for s in STUDENTS)
+
+    server = _start(course, db_url, free_port(), sandbox_name)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and any(s != "done" for s, _, _ in _rows(db_url).values()):
+            time.sleep(0.5)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+    after = _rows(db_url)
+    assert after == {i: ("done", 1, 20.0) for i in ids}  # every upload graded, each recorded exactly once
+
+    from nbgrader.api import Gradebook
+
+    gb = Gradebook(db_url)
+    try:
+        scores = {s.student.id: s.score for s in gb.find_assignment(NAME).submissions}
+    finally:
+        gb.close()
+    assert scores == {s: 20.0 for s in STUDENTS}
