@@ -199,3 +199,57 @@ def test_keras_corpus_verdicts_and_agreement(name: str, tmp_path: Path, sandbox_
     assert len(graded.cases) >= (12 if name == "activation_functions_analysis" else 5)
     assert not _unmet(graded)
     assert not _disagreements(graded)
+
+
+TINY_CORPUS = """
+[[mistake]]
+id = "add-subtracts"
+replace = '''
+def add(a, b):
+    return a - b
+'''
+fails = ["test_add_small", "test_add_hidden"]
+message = "should be"
+
+[[mistake]]
+id = "scale-in-a-loop"
+replace = '''
+def scale(x, k):
+    return np.array([v * k for v in np.asarray(x, dtype=float).ravel()]).reshape(np.shape(x))
+'''
+expect = "full"
+
+[[mistake]]
+id = "scale-wrong-but-expected-full"
+replace = '''
+def scale(x, k):
+    return np.asarray(x, dtype=float) * abs(k)
+'''
+expect = "full"
+"""
+
+
+@pytest.mark.container
+def test_validate_grades_the_corpus_and_fails_on_an_unmet_expectation(tiny: Path, sandbox_name: str) -> None:
+    from rich.console import Console
+
+    from autograder.authoring.assign import assign
+    from autograder.authoring.validate import validate
+
+    (tiny / "source" / "tiny" / corpus.CORPUS_FILE).write_text(TINY_CORPUS, encoding="utf-8")
+    (tiny / "fixtures").mkdir()  # the solution then runs without its training cell, as in test_validate
+    toml = tiny / "source" / "tiny" / "assignment.toml"
+    toml.write_text('solution_fixtures = "fixtures"\n' + toml.read_text(), encoding="utf-8")
+    assign("tiny", root=tiny)
+    report = validate(["tiny"], root=tiny, options=GradeOptions(sandbox=sandbox_name, force=True), mutation_limit=2)
+    verdicts = {o.mistake.id: (o.ok, o.got) for o in report.mistakes}
+    assert verdicts == {"add-subtracts": (True, "test_add_small, test_add_hidden"), "scale-in-a-loop": (True, "full"),
+                        "scale-wrong-but-expected-full": (False, "test_scale_values")}
+    failed = [f.detail for f in report.findings if f.check == "mistake" and not f.ok]
+    assert failed == ["scale-wrong-but-expected-full: expected full; got test_scale_values; failed but not expected "
+                      "to: test-scale::test_scale_values"]
+    assert not report.ok
+    console = Console(width=200, record=True)
+    console.print(corpus.table(report.mistakes))
+    text = console.export_text()
+    assert "scale-wrong-but-expected-full" in text and "FAIL failed but not expected to" in text
