@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import nbformat
 import pytest
 
@@ -183,6 +185,25 @@ def settings_for(course: Path, db_url: str, **options: object) -> ServiceSetting
     """Service settings for a test course (instructor token fixed, state under the course)."""
     return make_settings(course, db_url=db_url, state_dir=course / ".autograder",
                          **{"instructor_token": "instructor-secret-for-tests", **options})
+
+
+def start_server(course: Path, db_url: str, port: int, sandbox: str) -> subprocess.Popen[bytes]:
+    """`autograder serve` in a process group of its own; returns once it answers (instructor token: t-instructor)."""
+    command = [sys.executable, "-c", "from autograder.cli import main; main()", "serve", "--port", str(port),
+               "--course", str(course), "--db", db_url, "--state", str(course / ".autograder"),
+               "--jobs", "2", "--sandbox", sandbox]
+    with (course / f"server-{time.monotonic_ns()}.log").open("wb") as log:  # the child keeps its own copy
+        server = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
+                                  env={**os.environ, "AUTOGRADER_INSTRUCTOR_TOKEN": "t-instructor"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.kill()
+    raise AssertionError("the server did not start in 120 s")
 
 
 def wait_done(client: TestClient, upload_id: int, timeout: float = 120) -> dict[str, object]:

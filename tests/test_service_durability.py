@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from tests.service_helpers import (
     notebook_bytes,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
     settings_for,
+    start_server,
     token_for,
     write_roster,
 )
@@ -36,24 +35,6 @@ STUDENTS = [f"s{i}" for i in range(6)]
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request, tmp_path)
-
-
-def _start(course: Path, db_url: str, port: int, sandbox: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "from autograder.cli import main; main()", "serve", "--port", str(port),
-               "--course", str(course), "--db", db_url, "--state", str(course / ".autograder"),
-               "--jobs", "2", "--sandbox", sandbox]
-    with (course / f"server-{time.monotonic_ns()}.log").open("wb") as log:  # the child keeps its own copy
-        server = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
-                                  env={**os.environ, "AUTOGRADER_INSTRUCTOR_TOKEN": "t-instructor"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    server.kill()
-    raise AssertionError("the server did not start in 120 s")
 
 
 def _upload(port: int, student: str, token: str, data: bytes) -> int:
@@ -83,7 +64,7 @@ def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path
     import_roster(write_roster(course, STUDENTS), settings)
     data = notebook_bytes(course)
     port = free_port()
-    server = _start(course, db_url, port, sandbox_name)
+    server = start_server(course, db_url, port, sandbox_name)
     try:
         ids = [_upload(port, s, token_for(settings, s), data) for s in STUDENTS]
         before = _rows(db_url)
@@ -96,7 +77,7 @@ def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path
     assert any(status in ("queued", "running") for status, _, _ in before.values()), before
     assert all((course / ".autograder" / "uploads" / NAME / s).is_dir() for s in STUDENTS)
 
-    server = _start(course, db_url, free_port(), sandbox_name)
+    server = start_server(course, db_url, free_port(), sandbox_name)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and any(s != "done" for s, _, _ in _rows(db_url).values()):

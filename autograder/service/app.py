@@ -73,6 +73,11 @@ class Service:
             status_code=status)
 
 
+def points(value: float | None) -> str:
+    """A score as people write it: 20, 14.5, 0.67."""
+    return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
     names = settings.assignments or tuple(list_assignments(settings.root))
     return {name: load_assignment(name, settings.root) for name in names}
@@ -91,6 +96,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     with open_gradebook(settings.db_url) as gb:
         sync_assignments(gb, assignments)
     templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    templates.env.filters["points"] = points
     runner = Runner(settings, engine, assignments) if settings.grade else None
     service = Service(settings, engine, assignments, Guard(key, settings.instructor_token,
                                                            settings.requests_per_minute),

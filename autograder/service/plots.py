@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from autograder.service.queue import Upload
 
@@ -31,6 +32,7 @@ def score_histogram(counted: Sequence[Upload]) -> str:
     ax.hist(scores, bins=min(20, max(5, int(top))), range=(0, top), color=_BLUE, edgecolor="white")
     ax.set_xlabel("score")
     ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Scores ({len(scores)} students)")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
@@ -60,16 +62,21 @@ def pass_rates(counted: Sequence[Upload]) -> str:
 
 
 def per_hour(all_uploads: Sequence[Upload]) -> str:
-    """Uploads received per hour."""
+    """Uploads received per hour (the last 48 hours that had any)."""
     hours = Counter(u.created_at.replace(minute=0, second=0, microsecond=0) for u in all_uploads)
     figure = Figure(figsize=(4.6, 2.8))
     ax = figure.subplots()
     if hours:
-        start, end = min(hours), max(hours)
+        end = max(hours)
+        start = max(min(hours), end - dt.timedelta(hours=47))
         slots = [start + dt.timedelta(hours=i) for i in range(int((end - start).total_seconds() // 3600) + 1)]
-        ax.bar(slots, [hours.get(s, 0) for s in slots], width=1 / 26, color=_BLUE)  # type: ignore[arg-type]
+        ax.bar(range(len(slots)), [hours.get(s, 0) for s in slots], color=_BLUE)
+        step = max(1, len(slots) // 8)
+        ax.set_xticks(range(0, len(slots), step), [s.strftime("%d %H:00") for s in slots[::step]],
+                      rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.8, max(len(slots), 4) - 0.2)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("uploads")
     ax.set_title("Uploads per hour (UTC)")
-    figure.autofmt_xdate()
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
