@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from autograder.bench import cluster
+from autograder.bench import cluster, service_load
 from autograder.bench.model import (
     DEFAULT_ASSIGNMENTS,
     NBGRADER,
@@ -135,9 +135,9 @@ def run_throughput(options: BenchOptions, console: Any) -> None:
 
 
 THROUGHPUT = Section("throughput", _throughput_arguments, lambda args, console: run_throughput(_options(args), console),
-                     wanted=lambda args: not args.cluster)
+                     wanted=lambda args: not args.cluster and not args.service)
 """This grader side by side with raw nbclient, `otter run` and `nbgrader autograde`."""
-SECTIONS: tuple[Section, ...] = (THROUGHPUT, cluster.section())
+SECTIONS: tuple[Section, ...] = (THROUGHPUT, cluster.section(), service_load.section())
 """What ``autograder bench`` runs, in order (each when its options ask for it)."""
 
 
