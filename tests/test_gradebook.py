@@ -140,3 +140,15 @@ def test_export_csv_holds_one_row_per_student_with_nbgraders_columns(url: str, t
     assert {r["student_id"]: (float(r["score"]), float(r["max_score"])) for r in rows} == {
         "alice": (3.0, 4.0), "bob": (0.0, 4.0)}
     assert {"assignment", "student_id", "score", "max_score", "timestamp"} <= set(rows[0])
+
+
+def test_export_refuses_a_missing_gradebook_or_an_unknown_assignment(url: str, tmp_path: Path) -> None:
+    from autograder.gradebook import GradebookError
+
+    typo = tmp_path / "gradeboook.db"
+    with pytest.raises(GradebookError, match="no gradebook at"):
+        export_csv(f"sqlite:///{typo}", "tiny", tmp_path / "a.csv")
+    assert not typo.exists(), "a mistyped path must not create an empty gradebook"
+    with pytest.raises(GradebookError, match=r"no assignment 'tiyn'.*tiny"):
+        export_csv(url, "tiyn", tmp_path / "b.csv")
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
