@@ -12,6 +12,7 @@ from autograder.config import (
     AssignmentConfig,
     ConfigError,
     Limits,
+    Policy,
     course_root,
     list_assignments,
     load_assignment,
@@ -57,6 +58,8 @@ HEAD = 'title = "T"\nnotebook = "tiny.ipynb"\n'
     (HEAD + '[limits]\nmemory_mb = 64\n', "limits.memory_mb", "greater than or equal to 128"),
     (HEAD + '[limits]\nnotebook_timeout = 5\n', "limits.notebook_timeout", "Extra inputs"),
     (HEAD + '[limits]\ncall_timeout_s = 0\n', "limits.call_timeout_s", "greater than 0"),
+    (HEAD + '[policy]\nlate_penalty = 2\n', "policy.late_penalty", "less than or equal to 1"),
+    (HEAD + '[policy]\ncounts = "first"\n', "policy.counts", "'last' or 'best'"),
 ])
 def test_invalid_settings_name_the_file_and_the_field(tiny: Path, text: str, field: str, why: str) -> None:
     path = _toml(tiny, text)
@@ -65,6 +68,15 @@ def test_invalid_settings_name_the_file_and_the_field(tiny: Path, text: str, fie
     message = str(error.value)
     assert message.startswith(f"{path}: "), message
     assert f"{field}: " in message and why in message, message
+
+
+@pytest.mark.xfail(strict=True, reason="a whole-model check has an empty pydantic location: the message reads "
+                   "'assignment.toml: : Value error, notebook = ...'")
+def test_inconsistent_notebook_settings_are_one_clear_sentence(tiny: Path) -> None:
+    path = _toml(tiny, 'title = "T"\nnotebook = "tiny.ipynb"\nnotebooks = ["other.ipynb"]\n')
+    with pytest.raises(ConfigError) as error:
+        load_assignment("tiny", tiny)
+    assert str(error.value) == f"{path}: notebook = 'tiny.ipynb' is not one of notebooks = ['other.ipynb']"
 
 
 def test_invalid_toml_names_the_file_and_the_line(tiny: Path) -> None:
@@ -107,6 +119,6 @@ def test_course_root_is_found_from_inside_the_course(tiny: Path, tmp_path: Path,
 
 
 def test_every_setting_has_a_description() -> None:
-    for model in (AssignmentConfig, Limits):
+    for model in (AssignmentConfig, Limits, Policy):
         undocumented = [name for name, field in model.model_fields.items() if not field.description]
         assert undocumented == [], f"{model.__name__}: {undocumented}"
