@@ -83,13 +83,16 @@ def test_nbgrader_tables_stay_nbgrader_and_its_gradebook_opens(settings: Service
 def test_sign_in_shows_assignments_and_bad_tokens_are_refused(settings: ServiceSettings) -> None:
     with _client(settings) as client:
         assert client.get("/", follow_redirects=False).headers["location"] == "/login"
-        page = client.get("/login")
-        wrong = client.post("/login", data={"token": "not-a-token", "csrf": csrf_of(page.text)})
-        assert wrong.status_code == 401 and "not valid" in wrong.text
         sign_in(client, token_for(settings, "alice"))
         home = client.get("/")
         assert "Backpropagation from scratch" in home.text and "alice" in home.text
         assert home.headers["x-frame-options"] == "DENY" and "no-store" in home.headers["cache-control"]
+        page = client.get("/login")
+        for _ in range(20):
+            page = client.post("/login", data={"token": "not-a-token", "csrf": csrf_of(page.text)})
+            assert page.status_code == 401 and "not valid" in page.text
+        guessing = client.post("/login", data={"token": token_for(settings, "alice"), "csrf": csrf_of(page.text)})
+        assert guessing.status_code == 429  # after 20 wrong tokens a minute, even a right one waits
 
 
 def test_a_student_reaches_only_their_own_uploads(settings: ServiceSettings) -> None:
@@ -197,3 +200,33 @@ def test_requests_per_minute_are_limited_per_person(course: Path, db_url: str) -
         assert codes.count(429) >= 2
         sign_in(bob, token_for(settings, "bob"))
         assert bob.get("/").status_code == 200
+
+
+def test_hand_grading_page_enters_grades_through_autograder_manual(settings: ServiceSettings) -> None:
+    from autograder import gradebook, manual
+    from autograder.authoring.handgraded import ManualCell
+    from autograder.authoring.notebook import GradeCell
+    from autograder.results import HandGraded
+
+    nb = "backpropagation_simulation"
+    with TestClient(create_app(settings)) as teacher, _client(settings) as student:
+        with gradebook.open_gradebook(settings.db_url) as gb:  # a written answer, as grading records one
+            gradebook.sync_assignment(gb, NAME, nb, [GradeCell("test-init", 2.0, "", ("t",), ())],
+                                      [ManualCell("why", "markdown", 3.0, "why", "YOUR ANSWER HERE")])
+            answer = HandGraded(nb, "why", "markdown", 3.0, "Because <b>gradients</b> flow back.", False)
+            gradebook.record(gb, NAME, nb, "alice", {"test-init": 2.0}, digest="d", reason=None,
+                             notebooks=[gradebook.NotebookGrades(nb, {"test-init": 2.0}, (answer,))])
+        sign_in(student, token_for(settings, "bob"))
+        assert student.get(f"/instructor/a/{NAME}/manual").status_code == 403
+        csrf = sign_in(teacher, INSTRUCTOR)
+        page = teacher.get(f"/instructor/a/{NAME}/manual")
+        assert "Because &lt;b&gt;gradients&lt;/b&gt; flow back." in page.text  # shown, escaped
+        form = {"student": "alice", "notebook": nb, "grade_id": "why", "score": "2.5", "comment": "good"}
+        assert teacher.post(f"/instructor/a/{NAME}/manual", data=form).status_code == 403  # no CSRF token
+        too_much = teacher.post(f"/instructor/a/{NAME}/manual", data={**form, "score": "9", "csrf": csrf})
+        assert too_much.status_code == 400 and "outside 0..3" in too_much.text
+        done = teacher.post(f"/instructor/a/{NAME}/manual", data={**form, "csrf": csrf}, follow_redirects=False)
+        assert done.status_code == 303
+        assert "gradients" not in teacher.get(f"/instructor/a/{NAME}/manual").text  # no longer awaiting
+    graded = [i for i in manual.pending(settings.db_url, NAME, include_graded=True) if i.grade_id == "why"]
+    assert [(i.student, i.manual_score, i.comment) for i in graded] == [("alice", 2.5, "good")]

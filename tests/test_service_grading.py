@@ -52,9 +52,10 @@ def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path,
         csrf = sign_in(client, token_for(settings, "bob"))
         first = _upload(client, csrf, notebook_bytes(course))
         state = wait_done(client, first)
-        assert (state["status"], state["score"], state["max_score"]) == ("done", 15.0, 20.0)  # 20 - 25 % late
+        # 25 % of all 23 points (3 are hand-graded) per started day late, off the 20 autograded ones
+        assert (state["status"], state["score"], state["max_score"]) == ("done", 14.25, 20.0)
         page = client.get(f"/uploads/{first}/feedback").text
-        assert "20 / 20" in page and "5 points off" in page
+        assert "20 / 20" in page and "5.75 points off" in page
         second = _upload(client, csrf, notebook_bytes(course, "stub"))
         assert wait_done(client, second)["score"] == 0.0
         refused = client.post(f"/a/{NAME}/upload", data={"csrf": csrf},
@@ -63,16 +64,16 @@ def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path,
         assert int(refused.headers["retry-after"]) > 23 * 3600
         history = client.get(f"/a/{NAME}").text
         assert f"/uploads/{first}/feedback" in history and f"/uploads/{second}/feedback" in history
-        assert "<b>15</b> / 20" in client.get("/").text  # best, not last
+        assert "<b>14.25</b> / 20" in client.get("/").text  # best, not last
 
         sign_in(client, "instructor-secret-for-tests")
         csrf = client.get("/instructor").text.split('name="csrf-token" content="')[1].split('"')[0]
         assert client.post(f"/instructor/a/{NAME}/students/bob/regrade", data={"csrf": csrf}).status_code == 200
-        assert wait_done(client, first)["score"] == 15.0
+        assert wait_done(client, first)["score"] == 14.25
         csv = client.get(f"/instructor/a/{NAME}/grades.csv").text.splitlines()
     row = dict(zip(csv[0].split(","), csv[1].split(","), strict=True))
     assert (row["student_id"], row["raw_score"], row["late_submission_penalty"], row["score"]) == \
-        ("bob", "20.0", "5.0", "15.0")
+        ("bob", "20.0", "5.75", "14.25")
     engine = engine_for(db_url)
     try:
         with engine.connect() as connection:

@@ -86,7 +86,7 @@ def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
     from autograder.gradebook import open_gradebook
-    from autograder.service import instructor, student
+    from autograder.service import handgrading, instructor, student
 
     ensure_state(settings.state_dir)
     prepare(settings.db_url)
@@ -117,6 +117,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.service = service
     app.include_router(student.router)
     app.include_router(instructor.router)
+    app.include_router(handgrading.router)
     _handlers(app, service)
     session_key = hmac.new(key, b"session cookie", hashlib.sha256).hexdigest()
     app.add_middleware(SessionMiddleware, secret_key=session_key, session_cookie="autograder_session",

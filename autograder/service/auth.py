@@ -43,15 +43,16 @@ class Guard:
 
     def sign_in(self, request: Request, token: str, engine: Any) -> User | None:
         """Start a session for whoever ``token`` belongs to (None: nobody)."""
-        if not self._limiter.hit(self._sign_ins, "sign-in", _client(request)):
-            raise HTTPException(429, "too many sign-in attempts from here; wait a minute")
+        if not self._limiter.test(self._sign_ins, "failed sign-in", _client(request)):
+            raise HTTPException(429, "too many wrong tokens from here; wait a minute")
         token = token.strip()
         request.session.clear()
         if token and hmac.compare_digest(token.encode(), self.instructor_token.encode()):
             request.session.update(user=INSTRUCTOR, generation=0, csrf=secrets.token_urlsafe(32))
             return User(INSTRUCTOR, True)
         found = roster.student_for(engine, token) if token else None
-        if found is None:
+        if found is None:  # only failures count: a class behind one address signs in at once
+            self._limiter.hit(self._sign_ins, "failed sign-in", _client(request))
             return None
         request.session.update(user=found[0], generation=found[1], csrf=secrets.token_urlsafe(32))
         return User(found[0], False)

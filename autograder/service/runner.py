@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
 
-from autograder import feedback, gradebook
-from autograder.authoring.notebook import grade_cells, read
+from autograder import feedback, gradebook, manual
 from autograder.config import Assignment
+from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
 from autograder.grading.pool import GradingExecutor, make_executor, start_server
 from autograder.grading.submissions import Submission
 from autograder.grading.worker import GradeOptions
@@ -52,12 +52,16 @@ def checks_json(result: SubmissionResult) -> str:
                        for c in result.cells for k in c.checks if not k.skipped])
 
 
-def sync_assignments(gb: Gradebook, assignments: dict[str, Assignment]) -> None:
-    """Make the offered assignments, their notebooks, grade cells and deadlines exist in the gradebook."""
+def sync_assignments(gb: Gradebook, assignments: dict[str, Assignment]) -> dict[tuple[str, str, str], str]:
+    """Make the offered assignments exist in the gradebook as `grade` makes them (every notebook, hand-graded
+    cells, due date); returns the hand-graded cells as released, by (assignment, notebook, grade_id)."""
+    stubs: dict[tuple[str, str, str], str] = {}
     for name, assignment in assignments.items():
-        cells = grade_cells(read(assignment.source_notebook), str(assignment.source_notebook))
-        gradebook.sync_assignment(gb, name, notebook_id(assignment), cells)
-        gb.update_or_create_assignment(name, duedate=rules.deadline_utc(assignment.config.policy))
+        for notebook in assignment.config.notebooks:
+            tests, hand = gradebook_cells(assignment, notebook)
+            gradebook.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=deadline(assignment))
+            stubs |= {(name, Path(notebook).stem, c.grade_id): c.stub for c in hand}
+    return stubs
 
 
 class Runner:
@@ -70,6 +74,7 @@ class Runner:
         self.options = GradeOptions(sandbox=settings.sandbox, jobs=settings.jobs, data_dir=settings.data_dir)
         self.error: str | None = None
         """Why the runner stopped, if it failed (shown on the instructor's pages)."""
+        self._stubs: dict[tuple[str, str, str], str] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="autograder-runner", daemon=True)
@@ -102,6 +107,7 @@ class Runner:
             start_server()  # its imports overlap opening the gradebook
             with temporary_files_in(run):  # nbgrader may write an alembic.ini
                 gb = stack.enter_context(gradebook.open_gradebook(self.settings.db_url))
+            self._stubs = sync_assignments(gb, self.assignments)
             requeued = queue.requeue_unfinished(self.engine)
             if requeued:
                 log.info("graded again after a restart: %d uploads", requeued)
@@ -153,12 +159,17 @@ class Runner:
             log.exception("recording upload %d failed; it is graded again at the next start", upload.id)
 
     def _record(self, gb: Gradebook, upload: queue.Upload, result: SubmissionResult) -> None:
+        """As `grade` records (blank answers judged, page first, then the gradebook), plus the upload's row."""
         assignment = self.assignments[upload.assignment]
-        page = feedback_path(self.settings.state_dir, upload)
-        _write_synced(page, feedback.render(assignment, result))  # page first, as `grade` does
+        stubs = {(nb, gid): text for (a, nb, gid), text in self._stubs.items() if a == upload.assignment}
+        result = judge_blanks(result, stubs)
+        hand = manual.preview(gb, upload.assignment, result)
+        _write_synced(feedback_path(self.settings.state_dir, upload), feedback.render(assignment, result, hand))
         failed = bool(result.reason and result.reason.startswith(INTERNAL))
         policy = assignment.config.policy
-        lost = rules.penalty(policy, upload.created_at, result.score, result.max_score)
+        # as nbgrader's lateness in gradebook.record: a share of every point, hand-graded ones too
+        lost = rules.penalty(policy, upload.created_at, result.score + sum(i.score for i in hand),
+                             result.max_score + sum(a.points for a in result.answers))
         final = round(max(0.0, result.score - lost), 6)
         db = gb.db
         current = db.execute(select(uploads.c.id, uploads.c.score).where(
@@ -176,10 +187,11 @@ class Runner:
         db.execute(update(uploads).where(uploads.c.assignment == upload.assignment,
                                          uploads.c.student == upload.student, uploads.c.id != upload.id)
                    .values(counted=False))
-        feedback.write_page(assignment, result, assignment.root / "feedback" / upload.assignment)
+        feedback.write_page(assignment, result, assignment.root / "feedback" / upload.assignment, hand)
+        options = {**record_options(assignment, result), "timestamp": upload.created_at}  # lateness: upload time
         gradebook.record(gb, upload.assignment, notebook_id(assignment), upload.student,
                          {c.grade_id: c.score for c in result.cells}, digest=result.digest,
-                         reason=result.reason, timestamp=upload.created_at, late_penalty=lost)
+                         reason=result.reason, **options)
 
 
 def _write_synced(path: Path, text: str) -> None:
