@@ -8,14 +8,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -23,7 +20,9 @@ from starlette.responses import RedirectResponse, Response
 
 from autograder.config import Assignment, list_assignments, load_assignment
 from autograder.errors import UserError
-from autograder.service.auth import Guard, User, csrf_token
+from autograder.service import handgrading, instructor, student
+from autograder.service.auth import Guard
+from autograder.service.context import Service
 from autograder.service.db import engine_for, prepare
 from autograder.service.runner import Runner, sync_assignments
 from autograder.service.settings import ServiceSettings, ensure_state, secret_key
@@ -41,38 +40,6 @@ SECURITY_HEADERS = {
 """Sent with every answer (sign-in links carry tokens: no referrer, no caching)."""
 
 
-@dataclass
-class Service:
-    """Everything a route needs, made once per app."""
-
-    settings: ServiceSettings
-    """How the service runs."""
-    engine: Engine
-    """The gradebook database (the service's tables included)."""
-    assignments: dict[str, Assignment]
-    """Assignments offered, by name."""
-    guard: Guard
-    """Sign-in, sessions, CSRF and rate limits."""
-    templates: Jinja2Templates
-    """The pages."""
-    runner: Runner | None
-    """The grading runner (None when this app does not grade)."""
-    lock: threading.Lock
-    """Serialises the policy check and the queue insert of uploads."""
-
-    def assignment(self, name: str) -> Assignment:
-        """An offered assignment, or 404."""
-        if name not in self.assignments:
-            raise HTTPException(404, f"no assignment {name!r} here")
-        return self.assignments[name]
-
-    def page(self, request: Request, template: str, who: User | None, status: int = 200, **context: Any) -> Response:
-        """Render a page with the person, the CSRF token and the course's name."""
-        return self.templates.TemplateResponse(
-            request, template, {"who": who, "csrf": csrf_token(request), "course": self.settings.root.name, **context},
-            status_code=status)
-
-
 def points(value: float | None) -> str:
     """A score as people write it: 20, 14.5, 0.67."""
     return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
@@ -86,7 +53,6 @@ def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
     from autograder.gradebook import open_gradebook
-    from autograder.service import handgrading, instructor, student
 
     ensure_state(settings.state_dir)
     prepare(settings.db_url)

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from autograder import manual
-from autograder.service.app import Service
 from autograder.service.auth import check_csrf
+from autograder.service.context import Service
 
 router = APIRouter(prefix="/instructor")
 

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from autograder.service import plots, queue
-from autograder.service.app import Service
 from autograder.service.auth import User, check_csrf
+from autograder.service.context import Service
 from autograder.service.db import QUEUED, RUNNING
 
 router = APIRouter(prefix="/instructor")

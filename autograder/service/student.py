@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from autograder.config import Assignment
 from autograder.service import policy as rules
 from autograder.service import queue, uploads
-from autograder.service.app import Service
 from autograder.service.auth import User, check_csrf, may_see
+from autograder.service.context import Service
 from autograder.service.db import DONE, FAILED, utcnow
 from autograder.service.runner import feedback_path
 
