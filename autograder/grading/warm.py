@@ -86,8 +86,9 @@ class WarmPool:
         self._closed = False
         self._leases: list[threading.Thread] = []
         address = str(folder / f"warm-{uuid.uuid4().hex[:8]}.sock")
-        self._listener = Listener(address if len(address) < 100 else None, "AF_UNIX", authkey=os.urandom(32))
-        self._ticket = Ticket(str(self._listener.address), bytes(self._listener._authkey))  # type: ignore[attr-defined]
+        key = os.urandom(32)
+        self._listener = Listener(address if len(address) < 100 else None, "AF_UNIX", authkey=key)
+        self._ticket = Ticket(str(self._listener.address), key)
         self._acceptor = threading.Thread(target=self._accept, name="warm-pool", daemon=True)
         self._acceptor.start()
 
