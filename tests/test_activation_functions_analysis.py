@@ -91,7 +91,7 @@ def test_grades(tmp_path: Path, artifacts: Path, sandbox_name: str, data_dir: Pa
     assert by_id["stub"].score == 0
     assert lost("invented") == {"test-consistency": 5.0}
     assert lost("keras_patched") == {"test-consistency": 5.0}, "patching Keras and numpy in the kernel gains nothing"
-    assert lost("overflow") == pytest.approx({"test-stability": 4 / 3})  # 1 of its 3 tests
+    assert lost("overflow") == pytest.approx({"test-stability": 4 / 5})  # 1 of its 5 tests
     assert lost("sign_error") == pytest.approx({"test-sigmoid": 1.0})
     page = (batch.feedback_dir / "invented.html").read_text()
     assert "re-evaluated accuracy" in page and "0.99" in page
