@@ -15,7 +15,8 @@ from autograder.bench.cluster import LocalDask, local_dask
 from autograder.config import AssignmentConfig, load_assignment
 from autograder.grading.batch import GradeOptions, grade
 from autograder.grading.cluster import ClusterError, CourseBundle, DaskExecutor, SubmissionFiles
-from autograder.grading.pool import ClusterLost, as_completed, make_executor
+from autograder.grading.executors import make_executor
+from autograder.grading.pool import ClusterLost, as_completed
 from autograder.grading.submissions import Submission, discover
 from autograder.results import SubmissionResult
 from tests import factories

@@ -9,7 +9,8 @@ import pytest
 
 from autograder.authoring.assign import solution_notebook
 from autograder.config import load_assignment
-from autograder.grading.pool import LocalExecutor, _settle, as_completed, make_executor
+from autograder.grading.executors import make_executor
+from autograder.grading.pool import LocalExecutor, _settle, as_completed
 from autograder.grading.submissions import Submission, discover
 from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult

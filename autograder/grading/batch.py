@@ -12,8 +12,9 @@ from typing import Any
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
+from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, never_ran, record_options
-from autograder.grading.pool import as_completed, make_executor, start_server
+from autograder.grading.pool import as_completed, start_server
 from autograder.grading.submissions import Submission, SubmissionError, discover, file_digest, submitted_files
 from autograder.grading.worker import GradeOptions
 from autograder.results import BatchResult, SubmissionResult

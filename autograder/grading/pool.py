@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 _Task = tuple[Assignment, Submission, GradeOptions]
 
-__all__ = ["ClusterLost", "GradingExecutor", "LocalExecutor", "as_completed", "make_executor", "worker_died"]
+__all__ = ["ClusterLost", "GradingExecutor", "LocalExecutor", "as_completed", "worker_died"]
 
 TRIES = 2
 """Times a submission is graded when its grading process dies abruptly (a neighbour's death breaks the pool too)."""
@@ -186,17 +186,3 @@ class LocalExecutor(GradingExecutor):
             if self.warm is not None:
                 self.warm.close()
             self._stack.close()
-
-
-def make_executor(jobs: int = 2, scheduler: str | None = None, *, run: Path | None = None,
-                  warm: bool = True) -> GradingExecutor:
-    """The executor for ``jobs`` local workers, or for the Dask cluster at ``scheduler`` (tcp://HOST:PORT).
-
-    ``run`` is the local working folder (default: a tagged one of its own); ``warm`` starts
-    containers ahead of need. Use it as a context manager, or call ``close()``.
-    """
-    if scheduler:
-        from autograder.grading.cluster import DaskExecutor
-
-        return DaskExecutor(scheduler)
-    return LocalExecutor(jobs, run=run, warm=warm)

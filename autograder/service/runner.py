@@ -15,8 +15,9 @@ from sqlalchemy import Engine, select, update
 
 from autograder import feedback, gradebook, manual
 from autograder.config import Assignment
+from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
-from autograder.grading.pool import GradingExecutor, make_executor, start_server
+from autograder.grading.pool import GradingExecutor, start_server
 from autograder.grading.submissions import Submission
 from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
