@@ -170,12 +170,14 @@ def test_a_batch_where_nothing_could_be_read_fails(graded: Graded, sandbox_name:
         folder = subs / student / nbcourse.ASSIGNMENT
         folder.mkdir(parents=True)
         (folder / "part1.ipynb").write_text("{not json", encoding="utf-8")
-    from autograder.grading.submissions import SubmissionError
-
     shutil.copyfile(graded.nbgrader_db, tmp_path / "g.db")  # (creating a gradebook runs alembic: seconds)
-    with pytest.raises(SubmissionError, match="none of the 2 submissions .* could be found or read .*x1: "):
-        grade(nbcourse.ASSIGNMENT, subs, root=graded.root, db_url=f"sqlite:///{tmp_path / 'g.db'}",
-              options=GradeOptions(sandbox=sandbox_name, jobs=1))
+    result = CliRunner().invoke(main, ["grade", nbcourse.ASSIGNMENT, str(subs), "--course", str(graded.root),
+                                       "--db", f"sqlite:///{tmp_path / 'g.db'}", "--sandbox", sandbox_name,
+                                       "--feedback", str(tmp_path / "feedback")])
+    assert result.exit_code == 2, result.output
+    assert "none of the 2 submissions" in result.output and "could be found or read" in result.output
+    assert "x1: part1.ipynb: not a readable notebook" in result.output
+    assert "part2.ipynb was not submitted" in result.output.replace("\n", "")
 
 
 def test_nbgrader_config_and_a_broken_one(tmp_path: Path) -> None:

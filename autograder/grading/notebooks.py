@@ -76,7 +76,7 @@ def grade_notebooks(assignment: Assignment, submission: Submission, grade_one: G
 
 
 def _combine(student: str, parts: list[tuple[str, SubmissionResult]]) -> SubmissionResult:
-    reasons = [f"{name}: {r.reason}" for name, r in parts if r.reason]
+    reasons = [r.reason if r.reason.startswith(name) else f"{name}: {r.reason}" for name, r in parts if r.reason]
     execution = ExecutionReport(
         cells=[c for _, r in parts for c in r.execution.cells],
         seconds=sum(r.execution.seconds for _, r in parts),
