@@ -87,3 +87,21 @@ def test_missing_gradebook_is_an_error_not_a_new_file(tmp_path: Path) -> None:
     with pytest.raises(manual.ManualGradeError, match="no gradebook at"):
         manual.pending(f"sqlite:///{tmp_path / 'typo.db'}", "a1")
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_late_submission_by_the_students_time_and_the_gradebooks_due_date(url: str) -> None:
+    import datetime as dt
+
+    due = dt.datetime(2026, 3, 1, 12)
+    with gradebook.open_gradebook(url) as gb:
+        gradebook.sync_assignment(gb, "a1", "nb", CELLS, MANUAL, duedate=due)
+        for student, hours in (("early", -1), ("late", 30)):
+            gradebook.record(gb, "a1", "nb", student, {"test-add": 2.0}, digest="d", reason=None,
+                             timestamp=due + dt.timedelta(hours=hours), late_rate=0.5)
+        gradebook.sync_assignment(gb, "a1", "nb", CELLS, MANUAL)  # no due date given: the gradebook's stays
+        gradebook.record(gb, "a1", "nb", "late", {"test-add": 2.0}, digest="d2", reason=None, late_rate=0.5)
+        late = gb.find_submission("a1", "late")
+        assert gb.find_assignment("a1").duedate == due
+        assert late.timestamp == due + dt.timedelta(hours=30)  # a regrade without a time keeps the student's
+        assert [nb.late_submission_penalty for nb in late.notebooks] == [2.0]  # 2 started days x 0.5 x 8, at most 2
+        assert [nb.late_submission_penalty for nb in gb.find_submission("a1", "early").notebooks] == [None]
