@@ -77,6 +77,14 @@ for line in sys.stdin.buffer:
         send({"id": rid, "ok": True, "value": {"$bytes": "not base64!"}})
     elif name == "forged_complex":
         send({"id": rid, "ok": True, "value": {"$complex": ["a", 1]}})
+    elif name == "forged_table":
+        import base64, io, numpy
+        def npy(array):
+            buffer = io.BytesIO()
+            numpy.save(buffer, array)
+            return {"$ndarray": base64.b64encode(buffer.getvalue()).decode()}
+        table = {"kind": "frame", "columns": ["a"], "data": {"a": npy(numpy.arange(2))}, "index": npy(numpy.arange(3))}
+        send({"id": rid, "ok": True, "value": {"$table": table}})
     elif name == "huge":
         out.write(b"[" + b"0," * (LINE_LIMIT // 2) + b"0]\n")
         out.flush()
@@ -194,10 +202,11 @@ def test_student_exceptions_come_back_by_name_and_never_as_arbitrary_types(opene
     assert session.request("call", "echo", args=[5]) == 5  # none of these ends the session
 
 
-@pytest.mark.xfail(strict=True, reason="wire.decode lets binascii.Error (a ValueError) and TypeError out of malformed "
-                   "$bytes/$complex payloads; the session catches only WireError, so a forged reply reaches the "
-                   "test as a built-in exception (pytest.raises(ValueError) passes without the student raising)")
-@pytest.mark.parametrize("name", ["forged_bytes", "forged_complex"])
+@pytest.mark.xfail(strict=True, reason="wire.decode lets binascii.Error, TypeError and pandas' ValueError out of "
+                   "malformed $bytes/$complex/$table payloads; the session catches only WireError, so a forged "
+                   "reply reaches the test as a built-in exception (pytest.raises(ValueError) passes without the "
+                   "student raising)")
+@pytest.mark.parametrize("name", ["forged_bytes", "forged_complex", "forged_table"])
 def test_a_malformed_value_is_never_a_builtin_exception(opened: Any, name: str) -> None:
     session, _ = opened()
     session.wait_ready(10)
