@@ -146,8 +146,9 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        details = "; ".join(  # a whole-model check has no location, and pydantic prefixes "Value error, "
+            ".".join(str(p) for p in err["loc"]) + ": " * bool(err["loc"]) + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise ConfigError(f"{path}: {details}") from exc
     assignment = Assignment(name=name, root=course, config=config)

@@ -70,8 +70,6 @@ def test_invalid_settings_name_the_file_and_the_field(tiny: Path, text: str, fie
     assert f"{field}: " in message and why in message, message
 
 
-@pytest.mark.xfail(strict=True, reason="a whole-model check has an empty pydantic location: the message reads "
-                   "'assignment.toml: : Value error, notebook = ...'")
 def test_inconsistent_notebook_settings_are_one_clear_sentence(tiny: Path) -> None:
     path = _toml(tiny, 'title = "T"\nnotebook = "tiny.ipynb"\nnotebooks = ["other.ipynb"]\n')
     with pytest.raises(ConfigError) as error:
