@@ -32,8 +32,9 @@ from autograder.bench.model import Section
 
 TOKEN = "bench-instructor"
 """The instructor's token of the bench's server."""
-POLL_S = 0.25
-"""How often a waiting client asks for its upload's status."""
+POLL_S = 5.0
+"""Longest wait between two status requests; clients follow the server's ``retry_ms`` hint, as the page's
+script does (the empty-queue probes ask every 0.05 s)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def submit(base: str, token: str, name: str, notebook: Path, poll: float = POLL_
             raise RuntimeError(f"upload refused ({answer.status_code})")
         status = answer.headers["location"] + "/status"
         while (state := client.get(status).json())["feedback"] is None:
-            time.sleep(poll)
+            time.sleep(min(poll, state["retry_ms"] / 1000))
         if client.get(state["feedback"]).status_code != 200:
             raise RuntimeError("no feedback page")
         return time.perf_counter() - started

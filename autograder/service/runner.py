@@ -126,7 +126,8 @@ class Runner:
         """Keep ``jobs`` uploads in grading until stopped, or until the executor breaks (then it is replaced)."""
         inflight: dict[Future[SubmissionResult], queue.Upload] = {}
         while not self._stop.is_set():
-            while len(inflight) < executor.jobs and (upload := queue.claim_next(self.engine)):
+            # one more than the slots: the next upload waits in the pool the moment a worker frees
+            while len(inflight) <= executor.jobs and (upload := queue.claim_next(self.engine)):
                 try:
                     future = executor.submit(self.assignments[upload.assignment], self._submission(upload),
                                              self.options)

@@ -159,7 +159,9 @@ def _own_upload(service: Service, request: Request, upload_id: int) -> tuple[Use
 
 def _status(service: Service, upload: queue.Upload) -> dict[str, Any]:
     ahead, running = queue.position(service.engine, upload) if upload.status == "queued" else (0, 0)
-    return {"id": upload.id, "status": upload.status, "ahead": ahead, "running": running,
+    # when to ask again: soon when it is next, rarely from far back in a long queue
+    retry = 500 if upload.status != "queued" else min(5000, 500 + 400 * ahead // max(1, service.settings.jobs))
+    return {"id": upload.id, "status": upload.status, "ahead": ahead, "running": running, "retry_ms": retry,
             "score": upload.score, "max_score": upload.max_score, "reason": upload.reason,
             "feedback": f"/uploads/{upload.id}/feedback" if upload.status in (DONE, FAILED) else None}
 
