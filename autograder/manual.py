@@ -134,16 +134,19 @@ def _item(grade: Any, kind: str, answer: str) -> ManualItem:
     )
 
 
-def pending(db_url: str, assignment: str, *, include_graded: bool = False) -> list[ManualItem]:
+def pending(db_url: str, assignment: str, *, include_graded: bool = False,
+            student: str | None = None) -> list[ManualItem]:
     """Hand-graded items of ``assignment`` awaiting a grade (with ``include_graded``: all of them).
 
-    Sorted by student, then notebook, then the cell's place in the notebook.
+    Sorted by student, then notebook, then the cell's place in the notebook; ``student`` keeps one.
     """
     with _open(db_url) as gb:
         found = _assignment(gb, assignment)
         stored = _stored_answers(gb, assignment)
         items: list[tuple[tuple[str, str, int, str], ManualItem]] = []
         for submission in found.submissions:
+            if student is not None and submission.student.id != student:
+                continue
             for notebook in submission.notebooks:
                 solutions = {c.name for c in notebook.notebook.solution_cells}
                 for grade in notebook.grades:
@@ -266,7 +269,7 @@ def preview(gb: Gradebook, assignment: str, result: SubmissionResult) -> list[Ma
 
 def for_student(db_url: str, assignment: str, student: str) -> list[ManualItem]:
     """Every hand-graded item of one student's submission (graded or not), in notebook order."""
-    return [item for item in pending(db_url, assignment, include_graded=True) if item.student == student]
+    return pending(db_url, assignment, include_graded=True, student=student)
 
 
 def refresh_page(assignment: Assignment, db_url: str, student: str, out_dir: Path | None = None) -> Path | None:
