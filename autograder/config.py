@@ -10,12 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from autograder.errors import UserError
+from autograder.errors import ConfigError as ConfigError  # re-exported: callers catch config.ConfigError
 from autograder.sandbox.base import Limits as Limits  # the one limits type, read from [limits]
-
-
-class ConfigError(UserError, ValueError):
-    """Settings are missing or invalid; the message names the file and the fix."""
 
 
 class Policy(BaseModel):

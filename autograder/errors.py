@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class UserError(Exception):
     """An expected error; its message names what is wrong, where, and what to do about it."""
+
+
+class ConfigError(UserError, ValueError):
+    """Settings are missing or invalid; the message names the file and the fix."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from autograder.answers import record_answers, sync_cells
 from autograder.authoring.handgraded import ManualCell
 from autograder.authoring.notebook import GradeCell
 from autograder.errors import UserError
@@ -103,8 +104,6 @@ def sync_assignment(gb: Gradebook, assignment: str, notebook: str, cells: Sequen
     ``manual`` are the notebook's hand-graded cells; ``duedate`` (naive UTC) replaces the
     gradebook's only when given, so a due date set with nbgrader's own tools stays.
     """
-    from autograder.manual import sync_cells
-
     if duedate is not None:
         gb.update_or_create_assignment(assignment, duedate=duedate)
     else:
@@ -248,15 +247,13 @@ def _set_scores(submission: Any, notebook: str, scores: Mapping[str, float]) -> 
             continue
         for grade in nb.grades:
             if grade.name not in scores:
-                continue  # hand-graded answers and tasks: manual.record_answers
+                continue  # hand-graded answers and tasks: answers.record_answers
             grade.auto_score = float(scores[grade.name])
             if grade.manual_score is None:
                 grade.needs_manual_grade = False
 
 
 def _record_answers(gb: Gradebook, assignment: str, student: str, submission: Any, part: NotebookGrades) -> None:
-    from autograder.manual import record_answers
-
     for nb in submission.notebooks:
         if nb.name == part.name and part.answers:
             record_answers(gb, assignment, student, nb, part.answers)

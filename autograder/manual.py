@@ -10,7 +10,7 @@ The students' answers are kept in a table of ours, ``autograder_answer``, beside
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from autograder.authoring.handgraded import CODE, MARKDOWN, TASK, ManualCell
+from autograder.answers import ANSWERS_TABLE, stored_answers
+from autograder.authoring.handgraded import CODE, MARKDOWN, TASK
 from autograder.errors import UserError
-from autograder.results import HandGraded, SubmissionResult
+from autograder.results import SubmissionResult
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
@@ -29,18 +30,6 @@ if TYPE_CHECKING:
 
 AUTOGRADED = "autograded"
 """Kind of an autograded test cell flagged for review (a person overrode its score)."""
-
-_ANSWERS_TABLE = """
-CREATE TABLE IF NOT EXISTS autograder_answer (
-    assignment VARCHAR(128) NOT NULL,
-    student VARCHAR(128) NOT NULL,
-    notebook VARCHAR(128) NOT NULL,
-    grade_id VARCHAR(128) NOT NULL,
-    position INTEGER NOT NULL,
-    source TEXT,
-    PRIMARY KEY (assignment, student, notebook, grade_id)
-)"""
-
 
 class ManualGradeError(UserError, ValueError):
     """A hand grade cannot be entered or listed; the message says what was wrong and what to do."""
@@ -92,7 +81,7 @@ def _open(db_url: str) -> Iterator[Gradebook]:
         raise ManualGradeError(f"no gradebook at {parsed.database}: grade the assignment first "
                                "(`autograder grade`) or pass the URL of an existing gradebook")
     with open_gradebook(db_url) as gb:
-        gb.db.execute(text(_ANSWERS_TABLE))
+        gb.db.execute(text(ANSWERS_TABLE))
         gb.db.commit()
         yield gb
 
@@ -116,12 +105,6 @@ def _kind(grade: Any, solution_names: set[str]) -> str:
     return AUTOGRADED
 
 
-def _stored_answers(gb: Gradebook, assignment: str) -> dict[tuple[str, str, str], tuple[int, str]]:
-    rows = gb.db.execute(text("SELECT student, notebook, grade_id, position, source FROM autograder_answer "
-                              "WHERE assignment = :a"), {"a": assignment})
-    return {(r[0], r[1], r[2]): (int(r[3]), r[4] or "") for r in rows}
-
-
 def _item(grade: Any, kind: str, answer: str) -> ManualItem:
     notebook = grade.notebook
     comment = next((c for c in notebook.comments if c.cell.name == grade.cell.name), None)
@@ -142,7 +125,7 @@ def pending(db_url: str, assignment: str, *, include_graded: bool = False,
     """
     with _open(db_url) as gb:
         found = _assignment(gb, assignment)
-        stored = _stored_answers(gb, assignment)
+        stored = stored_answers(gb, assignment)
         items: list[tuple[tuple[str, str, int, str], ManualItem]] = []
         for submission in found.submissions:
             if student is not None and submission.student.id != student:
@@ -192,55 +175,11 @@ def set_grade(db_url: str, assignment: str, student: str, notebook: str, grade_i
         gb.db.commit()
         solutions = {c.name for c in grade.notebook.notebook.solution_cells}
         kind = _kind(grade, solutions)
-        position, answer = _stored_answers(gb, assignment).get((student, name, grade_id), (0, ""))
+        position, answer = stored_answers(gb, assignment).get((student, name, grade_id), (0, ""))
         return _item(grade, kind, "" if kind == TASK else answer)
 
 
 # --- used by grading, inside its one transaction per submission --------------------------------
-
-
-def sync_cells(gb: Gradebook, assignment: str, notebook: str, cells: Sequence[ManualCell]) -> None:
-    """Make the notebook's hand-graded cells exist in the gradebook, as nbgrader's generate_assignment does."""
-    for cell in cells:
-        if cell.kind == TASK:
-            gb.update_or_create_task_cell(cell.grade_id, notebook, assignment, max_score=cell.points,
-                                          cell_type="markdown")
-            continue
-        gb.update_or_create_grade_cell(cell.grade_id, notebook, assignment, max_score=cell.points,
-                                       cell_type=cell.kind)
-        gb.update_or_create_solution_cell(cell.grade_id, notebook, assignment)
-
-
-def record_answers(gb: Gradebook, assignment: str, student: str, submitted: Any,
-                   answers: Sequence[HandGraded]) -> None:
-    """Set what grading owns on each hand-graded row (no commit: the caller's transaction).
-
-    Owned: ``auto_score`` (0 for a blank answer, else None), ``auto_comment`` ("No response." for a
-    blank answer) and, while no person has graded the cell, ``needs_manual_grade``. A hand grade,
-    its flag and the grader's comment are left exactly as they are.
-    """
-    from nbgrader.api import Comment, Grade
-
-    gb.db.execute(text(_ANSWERS_TABLE))
-    grades = {g.cell.name: g for g in submitted.grades}
-    comments = {c.cell.name: c for c in submitted.comments}
-    cells = {c.name: c for c in submitted.notebook.grade_cells + submitted.notebook.task_cells}
-    solutions = {c.name: c for c in submitted.notebook.solution_cells + submitted.notebook.task_cells}
-    for position, answer in enumerate(answers):
-        gid = answer.grade_id
-        grade = grades.get(gid) or Grade(cell_id=cells[gid].id, notebook=submitted)
-        comment = comments.get(gid) or Comment(cell_id=solutions[gid].id, notebook=submitted)
-        gb.db.add_all([grade, comment])
-        grade.auto_score = 0.0 if answer.blank else None
-        if grade.manual_score is None:
-            grade.needs_manual_grade = not answer.blank
-        comment.auto_comment = "No response." if answer.blank else None
-        gb.db.execute(text("DELETE FROM autograder_answer WHERE assignment = :a AND student = :s "
-                           "AND notebook = :n AND grade_id = :g"),
-                      {"a": assignment, "s": student, "n": submitted.name, "g": gid})
-        gb.db.execute(text("INSERT INTO autograder_answer VALUES (:a, :s, :n, :g, :p, :src)"),
-                      {"a": assignment, "s": student, "n": submitted.name, "g": gid, "p": position,
-                       "src": answer.text})
 
 
 def preview(gb: Gradebook, assignment: str, result: SubmissionResult) -> list[ManualItem]:

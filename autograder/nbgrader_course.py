@@ -12,6 +12,8 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
+from autograder.errors import ConfigError
+
 CONFIG_FILE = "nbgrader_config.py"
 """nbgrader's course settings, at the course root."""
 IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*")
@@ -39,8 +41,6 @@ def _nbgrader_settings(root: Path) -> dict[str, Any]:
     except ConfigFileNotFound:
         return {}
     except Exception as exc:  # the instructor's Python file failed: say where
-        from autograder.config import ConfigError
-
         raise ConfigError(f"{path}: could not be loaded ({type(exc).__name__}: {exc}); fix it "
                           "(nbgrader would fail on it too)") from exc
     settings: dict[str, Any] = {}

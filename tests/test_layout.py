@@ -31,8 +31,6 @@ LONG_FUNCTIONS: dict[str, int] = {
 }
 """'module:function' -> the most lines it may have (over MAX_FUNCTION_LINES)."""
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"autograder.config", "autograder.nbgrader_course"}),
-    frozenset({"autograder.gradebook", "autograder.manual"}),
     frozenset({"autograder.service.app", "autograder.service.instructor", "autograder.service.student"}),
 }
 """Import cycles (deferred imports inside functions count) in code being written by others: each set of modules."""
