@@ -170,45 +170,57 @@ def record(
     nbgrader's own late-penalty column, which its export subtracts. Statements the caller ran on
     ``gb.db`` before this call commit (or roll back) with it.
     """
-    from nbgrader.api import MissingEntry, Student
-
     db = gb.db
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    parts = tuple(notebooks) or (NotebookGrades(notebook, scores),)
     try:
         with db.no_autoflush:
-            person = db.get(Student, student)
-            if person is None:
-                person = Student(id=student)
-                db.add(person)
-            try:
-                submission = gb.find_submission(assignment, student)
-            except MissingEntry:
-                submission = _new_submission(gb, assignment, person)
-            if timestamp is not None:
-                submission.timestamp = timestamp
-            _mirror(gb, submission)
-            for part in notebooks or (NotebookGrades(notebook, scores),):
+            submission = _submission(gb, assignment, student, timestamp)
+            for part in parts:
                 _set_scores(submission, part.name, part.scores)
                 _record_answers(gb, assignment, student, submission, part)
             _late(submission, late_rate)
-            parts = {p.name: p.scores for p in notebooks or (NotebookGrades(notebook, scores),)}
-            auto_max = sum(g.cell.max_score for nb in submission.notebooks for g in nb.grades
-                           if g.name in parts.get(nb.name, {}))  # hand-graded points are not the grader's
             if late_penalty is not None:
                 for nb in submission.notebooks:
                     nb.late_submission_penalty = late_penalty if nb.name == notebook else 0.0
-        db.execute(text("DELETE FROM autograder_result WHERE assignment = :a AND student = :s"),
-                   {"a": assignment, "s": student})
-        db.execute(
-            text("INSERT INTO autograder_result VALUES (:a, :s, :d, :score, :max, :r, :t)"),
-            {"a": assignment, "s": student, "d": digest,
-             "score": sum(sum(p.scores.values()) for p in notebooks) if notebooks else sum(scores.values()),
-             "max": auto_max, "r": reason, "t": now.isoformat()},
-        )
+        _side_row(gb, assignment, student, submission, parts, digest=digest, reason=reason)
         db.commit()
     except BaseException:
         db.rollback()
         raise
+
+
+def _submission(gb: Gradebook, assignment: str, student: str, timestamp: dt.datetime | None) -> Any:
+    """The student's submission row (made, with the student, when missing), mirrored to the notebooks."""
+    from nbgrader.api import MissingEntry, Student
+
+    person = gb.db.get(Student, student)
+    if person is None:
+        person = Student(id=student)
+        gb.db.add(person)
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        submission = _new_submission(gb, assignment, person)
+    if timestamp is not None:
+        submission.timestamp = timestamp
+    _mirror(gb, submission)
+    return submission
+
+
+def _side_row(gb: Gradebook, assignment: str, student: str, submission: Any, parts: Sequence[NotebookGrades], *,
+              digest: str, reason: str | None) -> None:
+    """Replace the student's row in our side table: digest, autograded score and maximum, reason, time."""
+    names = {p.name: p.scores for p in parts}
+    auto_max = sum(g.cell.max_score for nb in submission.notebooks for g in nb.grades
+                   if g.name in names.get(nb.name, {}))  # hand-graded points are not the grader's
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    gb.db.execute(text("DELETE FROM autograder_result WHERE assignment = :a AND student = :s"),
+                  {"a": assignment, "s": student})
+    gb.db.execute(
+        text("INSERT INTO autograder_result VALUES (:a, :s, :d, :score, :max, :r, :t)"),
+        {"a": assignment, "s": student, "d": digest, "score": sum(sum(p.scores.values()) for p in parts),
+         "max": auto_max, "r": reason, "t": now.isoformat()},
+    )
 
 
 def _new_submission(gb: Gradebook, assignment: str, student: Any) -> Any:
