@@ -230,3 +230,17 @@ def test_hand_grading_page_enters_grades_through_autograder_manual(settings: Ser
         assert "gradients" not in teacher.get(f"/instructor/a/{NAME}/manual").text  # no longer awaiting
     graded = [i for i in manual.pending(settings.db_url, NAME, include_graded=True) if i.grade_id == "why"]
     assert [(i.student, i.manual_score, i.comment) for i in graded] == [("alice", 2.5, "good")]
+
+
+def test_uploads_close_at_a_hard_deadline(tmp_path: Path, db_url: str) -> None:
+    course = make_course(tmp_path / "closed", '\n[policy]\ndeadline = 2020-01-01T00:00:00Z\naccept_late = false\n')
+    settings = settings_for(course, db_url, grade=False)
+    import_roster(write_roster(course, ["alice"]), settings)
+    with _client(settings) as client:
+        csrf = sign_in(client, token_for(settings, "alice"))
+        page = client.get(f"/a/{NAME}")
+        assert "uploads are closed" in page.text and "disabled" in page.text
+        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf},
+                             files={"notebook": ("x.ipynb", notebook_bytes(course))})
+        assert answer.status_code == 403 and "2020-01-01 00:00 UTC" in answer.text
+        assert "retry-after" not in answer.headers

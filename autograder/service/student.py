@@ -140,7 +140,9 @@ async def upload(request: Request, name: str) -> Response:
     except uploads.UploadError as exc:
         return await run_in_threadpool(_assignment_page, service, request, who, assignment, exc.status, str(exc))
     except Refused as exc:
-        page = await run_in_threadpool(_assignment_page, service, request, who, assignment, 429, str(exc))
+        closed = exc.refusal.wait_s is None  # past a hard deadline: waiting will not help
+        page = await run_in_threadpool(_assignment_page, service, request, who, assignment,
+                                       403 if closed else 429, str(exc))
         if exc.refusal.wait_s is not None:
             page.headers["Retry-After"] = str(int(exc.refusal.wait_s) + 1)
         return page
