@@ -262,3 +262,37 @@ def test_staged_files_are_copied_into_the_working_folder_but_links_are_not(runni
     assert not linked["ok"] and linked["error"]["type"] == "FileNotFoundError"
     cells_file = running.ask("read_file", CELLS_FILE)
     assert not cells_file["ok"], "the cell list is not staged into the student's folder"
+
+
+def test_a_warm_kernel_reads_the_submission_only_after_go(tmp_path: Path) -> None:
+    staged, work = tmp_path / "staged", tmp_path / "work"
+    staged.mkdir()
+    work.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "autograder.channel.kernel", str(staged), "--warm"], cwd=work,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdin and process.stdout
+    try:
+        assert wire.loads(process.stdout.readline()) == {"event": "warm"}  # imports loaded, nothing read yet
+        cells = [{"index": 0, "cell_id": "a", "source": "x = 41 + 1"}]
+        (staged / CELLS_FILE).write_text(json.dumps(cells))  # the submission arrives after the kernel started
+        process.stdin.write(b"go\n")
+        process.stdin.flush()
+        events = [wire.loads(process.stdout.readline()) for _ in range(2)]
+        assert [e["event"] for e in events] == ["cell", "ready"]
+        assert events[1]["cells"][0]["status"] == "ok"
+        process.stdin.write(wire.dumps({"id": 1, "op": "value", "name": "x", "handle": None}))
+        process.stdin.flush()
+        reply = wire.loads(process.stdout.readline())
+        assert (reply["id"], reply["ok"], wire.decode(reply["value"])) == (1, True, 42)
+    finally:
+        process.kill()
+        process.wait()
+        process.stdin.close()
+        process.stdout.close()
+
+
+def test_a_warm_kernel_that_is_never_used_exits_quietly(tmp_path: Path) -> None:
+    process = subprocess.run([sys.executable, "-m", "autograder.channel.kernel", str(tmp_path), "--warm"],
+                             cwd=tmp_path, input=b"", capture_output=True, timeout=60)
+    assert process.returncode == 0
+    assert [wire.loads(line) for line in process.stdout.splitlines()] == [{"event": "warm"}]
