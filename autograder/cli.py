@@ -323,7 +323,13 @@ def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str,
 
 @main.group()
 def roster() -> None:
-    """Students who may sign in to `autograder serve`, and their personal links."""
+    """Students who may sign in to `autograder serve`, and their personal links.
+
+    \b
+    Example:
+      autograder roster import roster.csv
+      autograder roster export --public-url https://grader.example.edu > links.csv
+    """
 
 
 @roster.command("import")
