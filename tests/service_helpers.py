@@ -206,6 +206,17 @@ def start_server(course: Path, db_url: str, port: int, sandbox: str) -> subproce
     raise AssertionError("the server did not start in 120 s")
 
 
+def upload_over_http(port: int, token: str, data: bytes) -> int:
+    """Sign in with ``token`` on a real server, upload ``data`` as the notebook; the upload's id."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        page = client.get("/login")
+        client.post("/login", data={"token": token, "csrf": csrf_of(page.text)})
+        csrf = csrf_of(client.get("/").text)
+        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)})
+        assert answer.status_code == 303, (answer.status_code, answer.text[-300:])
+        return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
 def wait_done(client: TestClient, upload_id: int, timeout: float = 120) -> dict[str, object]:
     """Poll an upload's status until it is graded."""
     deadline = time.monotonic() + timeout

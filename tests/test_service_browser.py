@@ -23,6 +23,7 @@ from tests.service_helpers import (
     sqlite_gradebook,
     start_server,
     token_for,
+    upload_over_http,
     write_roster,
 )
 
@@ -47,10 +48,8 @@ def browser() -> Iterator[Any]:
 
 def _others(port: int, settings: Any, course: Path) -> None:
     """A few classmates upload first, so the instructor's plots have something to show."""
-    from tests.test_service_durability import _upload
-
     for student, kind in (("bob", "solution"), ("carol", "stub"), ("dave", "solution")):
-        _upload(port, student, token_for(settings, student), notebook_bytes(course, kind))
+        upload_over_http(port, token_for(settings, student), notebook_bytes(course, kind))
 
 
 def test_student_and_instructor_in_a_browser(tmp_path: Path, browser: Any, sandbox_name: str) -> None:

@@ -7,7 +7,6 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -16,7 +15,6 @@ from autograder.service.roster import import_roster
 from tests.service_helpers import (
     DATABASES,
     NAME,
-    csrf_of,
     database_url,
     free_port,
     make_course,
@@ -25,6 +23,7 @@ from tests.service_helpers import (
     settings_for,
     start_server,
     token_for,
+    upload_over_http,
     write_roster,
 )
 
@@ -35,16 +34,6 @@ STUDENTS = [f"s{i}" for i in range(6)]
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request, tmp_path)
-
-
-def _upload(port: int, student: str, token: str, data: bytes) -> int:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        page = client.get("/login")
-        client.post("/login", data={"token": token, "csrf": csrf_of(page.text)})
-        csrf = csrf_of(client.get("/").text)
-        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)})
-        assert answer.status_code == 303, (student, answer.status_code, answer.text[-300:])
-        return int(answer.headers["location"].rsplit("/", 1)[1])
 
 
 def _rows(url: str) -> dict[int, tuple[str, int, float | None]]:
@@ -66,7 +55,7 @@ def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path
     port = free_port()
     server = start_server(course, db_url, port, sandbox_name)
     try:
-        ids = [_upload(port, s, token_for(settings, s), data) for s in STUDENTS]
+        ids = [upload_over_http(port, token_for(settings, s), data) for s in STUDENTS]
         before = _rows(db_url)
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(30)
