@@ -123,3 +123,19 @@ def test_an_accepted_upload_is_on_disk_and_queued_before_the_answer(settings: Se
     assert state["status"] == "queued" and state["ahead"] == 0
     assert [p.name for p in _stored(settings)] == [f"{NAME}.ipynb"]
     assert _rows(settings) == 1
+
+
+def test_declared_artifacts_come_in_their_own_field_or_in_the_zip(settings: ServiceSettings, tmp_path: Path) -> None:
+    plain = load_assignment(NAME, settings.root)
+    assignment = plain.model_copy(update={"config": plain.config.model_copy(update={"artifacts": ("model.keras",)})})
+    notebook = notebook_bytes(settings.root)
+    separate, zipped = tmp_path / "separate", tmp_path / "zipped"
+    separate.mkdir()
+    zipped.mkdir()
+    unpack({"notebook": ("nb.ipynb", io.BytesIO(notebook)), "artifact_0": ("weights.bin", io.BytesIO(b"m" * 10))},
+           assignment, separate, limit=10_000_000)
+    unpack({"notebook": ("all.zip", io.BytesIO(_zip({"nb.ipynb": notebook, "model.keras": b"m" * 10})))},
+           assignment, zipped, limit=10_000_000)
+    for folder in (separate, zipped):
+        assert sorted(p.name for p in folder.iterdir()) == [f"{NAME}.ipynb", "model.keras"]
+        assert (folder / "model.keras").read_bytes() == b"m" * 10
