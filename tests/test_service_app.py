@@ -5,7 +5,9 @@ Each test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -144,8 +146,11 @@ def test_every_post_needs_the_session_csrf_token(settings: ServiceSettings) -> N
 
 def test_instructor_pages(settings: ServiceSettings) -> None:
     with _client(settings) as student, _client(settings) as teacher:
-        _upload(student, sign_in(student, token_for(settings, "alice")), notebook_bytes(settings.root))
+        upload_id = _upload(student, sign_in(student, token_for(settings, "alice")), notebook_bytes(settings.root))
         csrf = sign_in(teacher, INSTRUCTOR)
+        files = teacher.get(f"/uploads/{upload_id}/files")
+        with zipfile.ZipFile(io.BytesIO(files.content)) as archive:
+            assert archive.namelist() == [f"alice/{NAME}.ipynb"]
         overview = teacher.get(f"/instructor/a/{NAME}")
         assert overview.status_code == 200 and overview.text.count("<svg") == 3
         assert "alice" in overview.text and "bob" in overview.text
