@@ -82,3 +82,22 @@ def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path,
         engine.dispose()
     assert rows == {first: 2, second: 1}  # each graded once, plus the one regrade
     assert (course / "feedback" / NAME / "bob.html").is_file()  # the page `grade` writes, for the counted upload
+
+
+def test_last_upload_counts_even_when_worse(tmp_path: Path, db_url: str, sandbox_name: str) -> None:
+    course = make_course(tmp_path / "course", '\n[policy]\ncounts = "last"\n')
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["eve"]), settings)
+    with TestClient(create_app(settings)) as client:
+        csrf = sign_in(client, token_for(settings, "eve"))
+        good = _upload(client, csrf, notebook_bytes(course))
+        blank = _upload(client, csrf, notebook_bytes(course, "stub"))
+        assert (wait_done(client, good)["score"], wait_done(client, blank)["score"]) == (20.0, 0.0)
+        assert "<b>0</b> / 20" in client.get("/").text
+    from nbgrader.api import Gradebook
+
+    gb = Gradebook(db_url)
+    try:
+        assert gb.find_submission(NAME, "eve").score == 0.0
+    finally:
+        gb.close()
