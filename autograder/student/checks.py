@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograder.channel import wire
-from autograder.channel.calls import CallReport, copy_data, watched_call
+from autograder.channel.calls import CallReport, watched_call
 from autograder.channel.errors import StudentCodeError, describe, rebuild, student_message
 
 
@@ -23,8 +23,20 @@ def _is_data(value: Any) -> bool:
     return wire.is_data(value)
 
 
+def _as_sent(value: Any) -> Any:
+    """What the channel delivers: data goes through the wire's own encoding (a copy, labels as the grader
+    reads them); other objects stay as they are."""
+    if _is_data(value):
+        return wire.decode(wire.encode(value))
+    if type(value) in (list, tuple):
+        return type(value)(_as_sent(v) for v in value)
+    if type(value) is dict:
+        return {k: _as_sent(v) for k, v in value.items()}
+    return value
+
+
 def _wrap(value: Any) -> Any:
-    return value if _is_data(value) else LocalHandle(value)
+    return _as_sent(value) if _is_data(value) else LocalHandle(value)
 
 
 def _unwrap(value: Any) -> Any:
@@ -49,8 +61,8 @@ def _as_graded(action: Callable[[], Any], what: str) -> Any:
 
 def _report(func: Callable[..., Any], what: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> CallReport:
     # the grader's channel hands the student fresh copies of the test's data
-    args_in = tuple(copy_data([_unwrap(a) for a in args]))
-    kwargs_in = copy_data({k: _unwrap(v) for k, v in kwargs.items()})
+    args_in = tuple(_as_sent([_unwrap(a) for a in args]))
+    kwargs_in = _as_sent({k: _unwrap(v) for k, v in kwargs.items()})
     report: CallReport = _as_graded(lambda: watched_call(func, args_in, kwargs_in), what)
     return CallReport(_wrap(report.value), report.warnings, report.changed)
 
@@ -76,7 +88,7 @@ class LocalHandle:
 
     def __getitem__(self, key: Any) -> Any:
         """``obj[key]``, as the grader's handles do it."""
-        return _wrap(_as_graded(lambda: self._obj[copy_data(key)], "[]"))
+        return _wrap(_as_graded(lambda: self._obj[_as_sent(key)], "[]"))
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
