@@ -374,6 +374,26 @@ def roster_export(db_url: str | None, state_dir: Path | None, public_url: str, c
     writer.writerows([link.student, link.email or "", link.url] for link in links)
 
 
+@roster.command("revoke")
+@click.argument("student")
+@SERVICE_DB
+@STATE
+@PUBLIC_URL
+@COURSE
+def roster_revoke(student: str, db_url: str | None, state_dir: Path | None, public_url: str,
+                  course: Path | None) -> None:
+    """Give STUDENT a new sign-in link: the old link and every session made with it stop working.
+
+    \b
+    Example:
+      autograder roster revoke alice
+    """
+    from autograder.service.roster import revoke_student
+    from autograder.service.settings import make_settings
+
+    print(revoke_student(student, make_settings(course, db_url=db_url, state_dir=state_dir, public_url=public_url)))
+
+
 @main.group()
 def handgrade() -> None:
     """Hand-grade written answers, hand-graded code and tasks (nbgrader's manually graded cells).

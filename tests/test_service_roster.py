@@ -48,6 +48,10 @@ def test_cli_import_then_export_prints_links_that_sign_in(tmp_path: Path) -> Non
     assert token not in stored and len(stored) == 2 and all(len(h) == 64 for h in stored)  # sha256 only
     again = runner.invoke(main, ["roster", "export", "--public-url", "https://grader.example.edu", *common])
     assert again.stdout == exported.stdout  # export can be repeated: links are derived, not stored
+    revoked = runner.invoke(main, ["roster", "revoke", "bob", *common])
+    assert revoked.exit_code == 0 and "/login?token=" in revoked.stdout and revoked.stdout not in exported.stdout
+    unknown = runner.invoke(main, ["roster", "revoke", "mallory", *common])
+    assert unknown.exit_code == 2 and "no student 'mallory'" in unknown.output
 
     from autograder.service.settings import make_settings
 

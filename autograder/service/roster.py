@@ -147,6 +147,20 @@ def revoke(engine: Engine, student: str, key: bytes) -> bool:
     return True
 
 
+def revoke_student(student: str, settings: ServiceSettings) -> str:
+    """Give ``student`` a new sign-in link (the old one and its sessions stop working); returns the new link."""
+    prepare(settings.db_url)
+    key = secret_key(settings.state_dir)
+    engine = engine_for(settings.db_url)
+    try:
+        if not revoke(engine, student, key):
+            raise RosterError(f"no student {student!r} can sign in; add them with `autograder roster import`")
+        generation = generation_of(engine, student)
+    finally:
+        engine.dispose()
+    return f"{settings.public_url.rstrip('/')}/login?token={student_token(key, student, generation or 0)}"
+
+
 def student_for(engine: Engine, token: str) -> tuple[str, int] | None:
     """The student (and token generation) a token signs in, if any."""
     with engine.connect() as connection:
