@@ -202,10 +202,6 @@ def test_student_exceptions_come_back_by_name_and_never_as_arbitrary_types(opene
     assert session.request("call", "echo", args=[5]) == 5  # none of these ends the session
 
 
-@pytest.mark.xfail(strict=True, reason="wire.decode lets binascii.Error, TypeError and pandas' ValueError out of "
-                   "malformed $bytes/$complex/$table payloads; the session catches only WireError, so a forged "
-                   "reply reaches the test as a built-in exception (pytest.raises(ValueError) passes without the "
-                   "student raising)")
 @pytest.mark.parametrize("name", ["forged_bytes", "forged_complex", "forged_table"])
 def test_a_malformed_value_is_never_a_builtin_exception(opened: Any, name: str) -> None:
     session, _ = opened()

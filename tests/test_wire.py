@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,3 +82,20 @@ def test_unknown_tags_and_deep_nesting_are_refused() -> None:
         deep = [deep]
     with pytest.raises(wire.WireError, match="nested deeper"):
         wire.decode(deep)
+
+
+def _npy(array: np.ndarray[Any, Any]) -> dict[str, str]:
+    return wire.encode(array)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("value", [
+    {"$bytes": "not base64!"},
+    {"$complex": ["a", 1]},
+    {"$complex": [{"$bytes": "AA=="}, 1]},
+    {"$table": {"kind": "frame", "columns": ["a"], "data": {"a": _npy(np.arange(2))}, "index": _npy(np.arange(3))}},
+    {"$table": {"kind": "frame", "columns": [["a"]], "data": {}}},
+])
+def test_malformed_payloads_raise_the_wires_own_error(value: object) -> None:
+    with pytest.raises(wire.WireError) as caught:  # never a bare ValueError/TypeError a test could mistake
+        wire.decode(value)
+    assert type(caught.value) is wire.WireError

@@ -132,21 +132,34 @@ def _encode_pandas(value: Any, depth: int) -> Any:
     }
 
 
-def decode(value: Any, depth: int = 0) -> Any:  # noqa: C901 - one branch per wire type
-    """Rebuild a value from JSON structures, accepting only the wire's data types."""
+def decode(value: Any, depth: int = 0) -> Any:
+    """Rebuild a value from JSON structures, accepting only the wire's data types.
+
+    Any malformed payload raises ``WireError``, never a built-in exception: a forged reply must
+    not pass for an exception the student's code raised.
+    """
+    try:
+        return _decode(value, depth)
+    except WireError:
+        raise
+    except Exception as exc:  # binascii.Error, TypeError, pandas' ValueError, ...: all the same to callers
+        raise WireError(f"malformed payload: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
+def _decode(value: Any, depth: int) -> Any:  # noqa: C901 - one branch per wire type
     if depth > MAX_DEPTH:
         raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) is list:
-        return [decode(v, depth + 1) for v in value]
+        return [_decode(v, depth + 1) for v in value]
     if type(value) is not dict or len(value) not in (1, 2):
         raise WireError(f"unexpected {type(value).__name__} in message")
     tag, payload = next(iter(value.items()))
     if tag == "$float" and payload in ("nan", "inf", "-inf"):
         return float(payload)
     if tag == "$complex" and type(payload) is list and len(payload) == 2:
-        return complex(decode(payload[0]), decode(payload[1]))
+        return complex(_decode(payload[0], depth + 1), _decode(payload[1], depth + 1))
     if tag == "$bytes" and type(payload) is str:
         return base64.b64decode(payload.encode("ascii"), validate=True)
     if tag == "$ndarray" and type(payload) is str:
@@ -154,9 +167,9 @@ def decode(value: Any, depth: int = 0) -> Any:  # noqa: C901 - one branch per wi
     if tag == "$npscalar" and type(payload) is str:
         return _array_from_b64(payload)[()]
     if tag == "$tuple" and type(payload) is list:
-        return tuple(decode(v, depth + 1) for v in payload)
+        return tuple(_decode(v, depth + 1) for v in payload)
     if tag == "$dict" and type(payload) is dict:
-        return {str(k): decode(v, depth + 1) for k, v in payload.items()}
+        return {str(k): _decode(v, depth + 1) for k, v in payload.items()}
     if tag == "$handle" and type(payload) is int:
         return Handle(payload, str(value.get("type", "object")))
     if tag == "$table" and type(payload) is dict:
@@ -171,10 +184,10 @@ def _decode_table(payload: dict[str, Any]) -> Any:
     data = payload.get("data")
     if type(columns) is not list or type(data) is not dict or set(columns) != set(data):
         raise WireError("malformed table")
-    arrays = {str(c): decode(data[c], 1) for c in columns}
+    arrays = {str(c): _decode(data[c], 1) for c in columns}
     if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in arrays.values()):
         raise WireError("table columns must be 1-D arrays")
-    index = pd.Index(decode(payload.get("index"), 1), name=payload.get("index_name"))
+    index = pd.Index(_decode(payload.get("index"), 1), name=payload.get("index_name"))
     frame = pd.DataFrame(arrays, index=index, columns=[str(c) for c in columns])
     return frame.iloc[:, 0] if payload.get("kind") == "series" else frame
 
