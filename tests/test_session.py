@@ -238,9 +238,6 @@ def test_a_call_that_hangs_times_out_and_later_calls_fail_fast(opened: Any) -> N
         session.request("call", "echo", args=[1], timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="KernelSession._exchange decides by process.poll() right after the pipe "
-                   "closed: a kernel that dies in a call (killed, out of memory) is reported as 'did not return "
-                   "within 5 s' (StudentTimeout) when its exit status is not known yet")
 def test_a_kernel_that_dies_in_a_call_is_reported(opened: Any) -> None:
     session, _ = opened()
     session.wait_ready(10)
@@ -250,6 +247,14 @@ def test_a_kernel_that_dies_in_a_call_is_reported(opened: Any) -> None:
     session.close()  # closing twice is safe
     with pytest.raises(KernelDied):
         session.request("has", "x")
+
+
+def test_a_failed_session_refuses_later_calls_with_the_reason(opened: Any) -> None:
+    session, _ = opened()
+    session.wait_ready(10)
+    session.fail("the notebook did not finish")
+    with pytest.raises(KernelDied, match="the notebook did not finish"):
+        session.request("call", "echo", args=[1])
 
 
 def test_the_real_kernel_through_local_mode(tmp_path: Path) -> None:

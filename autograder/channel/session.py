@@ -100,6 +100,7 @@ class KernelSession:
         self._ids = itertools.count(1)
         self._dead: str | None = None
         self._overlong = False  # the kernel sent a message longer than LINE_LIMIT
+        self._ended = False  # the kernel's output pipe closed (it exited or was killed)
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         # ``process``: a warm kernel already started for ``staged`` (autograder.grading.warm)
         self.process: SandboxProcess = process or launch_kernel(sandbox, staged, limits=limits,
@@ -138,10 +139,7 @@ class KernelSession:
     def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
         if timed_out:
             return f"the notebook did not finish within {timeout:g} s; it was stopped {where}"
-        try:  # the pipe closes a moment before the exit status is known
-            code: int | None = self.process.wait(timeout=3)
-        except Exception:
-            code = self.process.poll()
+        code = self._exit_code()
         tail = self._stderr.text().strip().splitlines()[-1:] or [""]
         if code is not None and code in (137, -9):
             why = "it was killed (out of memory or a limit was hit)"
@@ -157,7 +155,9 @@ class KernelSession:
             line = self._lines.get(timeout=max(timeout, 0.0))
         except queue.Empty:
             return None
-        if line is not None and not line.endswith(b"\n"):
+        if line is None:
+            self._ended = True
+        elif not line.endswith(b"\n"):
             self._overlong = True
         if line is None or not line.endswith(b"\n"):
             return None
@@ -208,6 +208,9 @@ class KernelSession:
         if reply is None:
             if self._overlong:
                 raise StudentCodeError(self._kill(f"{what} returned more than {LINE_LIMIT // 2**20} MB of data"))
+            if self._ended:  # end of pipe: it died, even if its exit status is not known yet
+                reason = f"your notebook's process stopped while running {what}{self._exit_detail()}"
+                raise KernelDied(self._kill(reason))
             if self.process.poll() is None:
                 raise StudentTimeout(self._kill(f"{what} did not return within {limit:g} s"))
             raise KernelDied(self._kill(f"your notebook's process stopped while running {what}"))
@@ -225,6 +228,22 @@ class KernelSession:
         if not isinstance(error, dict):
             raise StudentCodeError(f"{what} failed")
         raise rebuild(error, what)
+
+    def _exit_code(self) -> int | None:
+        try:  # the pipe closes a moment before the exit status is known
+            return self.process.wait(timeout=3)
+        except Exception:
+            return self.process.poll()
+
+    def _exit_detail(self) -> str:
+        code = self._exit_code()
+        if code in (137, -9):
+            return " (it was killed: out of memory or a limit was hit)"
+        return f" (exit code {code})" if code is not None else ""
+
+    def fail(self, reason: str) -> None:
+        """Mark the session broken without stopping the process: later calls raise ``KernelDied(reason)``."""
+        self._dead = reason
 
     def _kill(self, reason: str) -> str:
         """Stop the kernel for good; later calls fail fast with ``reason``."""

@@ -105,7 +105,7 @@ def _run(
         report = session.wait_ready(timeout)
         hooks.executed(report)
         if report.failure:
-            session._dead = report.failure
+            session.fail(report.failure)
         student = Student(session, report)
         retrained = _fetch_artifacts(assignment, student, workdir / "retrained") if options.retrain else None
         scores, details = run_tests(
