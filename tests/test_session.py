@@ -276,8 +276,6 @@ def test_the_real_kernel_through_local_mode(tmp_path: Path) -> None:
         session.close()
 
 
-@pytest.mark.xfail(strict=True, reason="kernel.FILE_LIMIT (48 MiB) in base64 is exactly LINE_LIMIT (64 MiB) before "
-                   "the JSON around it: a file the kernel accepts is refused as over-long and the kernel is killed")
 def test_a_file_at_the_kernels_size_limit_can_be_fetched(tmp_path: Path) -> None:
     staged = tmp_path / "staged"
     staged.mkdir()

@@ -22,8 +22,9 @@ OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""
 IMAGE_LIMIT = 2 * 1024 * 1024
 """Bytes of one image output kept."""
-FILE_LIMIT = 48 * 1024 * 1024
-"""Largest artifact the grader may fetch back after retraining."""
+FILE_LIMIT = 40 * 1024 * 1024
+"""Largest artifact the grader may fetch back after retraining: in base64 (4/3 of it, 53.3 MiB) plus the
+reply's JSON it stays well under the session's 64 MiB LINE_LIMIT, so a file the kernel accepts always arrives."""
 CELLS_FILE = ".autograder-cells.json"
 """File in the staged submission listing the code cells to execute (written by the grader)."""
 
