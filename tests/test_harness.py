@@ -241,9 +241,6 @@ def test_root(student, x):
     assert scores.score == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="pytest's importlib mode reuses sys.modules by module name: a second run_tests "
-                   "in the same process (the next notebook of a submission) whose cell has the same position and "
-                   "grade_id runs the first one's test code")
 def test_each_run_runs_its_own_test_code(tmp_path: Path) -> None:
     first = _cell("harness-twice", 1, "def test_a(student):\n    assert student.add(1, 1) == 2\n")
     second = _cell("harness-twice", 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
@@ -260,11 +261,22 @@ def run_tests(
             "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",
             "-o", "filterwarnings=ignore", "--rootdir", str(workdir)]
     if not all(cell.asserts for cell in cells):
-        pytest.main(args, plugins=[plugin])
+        stems = {module_name(index, cell.grade_id)[:-3] for index, cell in enumerate(cells) if not cell.asserts}
+        _forget_modules(stems)  # importlib mode reuses a module by name: never run another notebook's cell
+        try:
+            pytest.main(args, plugins=[plugin])
+        finally:
+            _forget_modules(stems)
     asserted = run_assert_cells([cell for cell in cells if cell.asserts], student)
     scores = [asserted[cell.grade_id] if cell.asserts else _score(index, cell, plugin.outcomes)
               for index, cell in enumerate(cells)]
     return scores, plugin.notes.sections
+
+
+def _forget_modules(stems: set[str]) -> None:
+    """Drop the generated test modules (and anything under them) from ``sys.modules``."""
+    for name in [n for n in sys.modules if n.split(".")[0] in stems]:
+        del sys.modules[name]
 
 
 def _score(index: int, cell: GradeCell, outcomes: dict[str, tuple[bool, str, float, bool]]) -> CellScore:
