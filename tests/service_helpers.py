@@ -31,7 +31,9 @@ with warnings.catch_warnings():
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "backpropagation_simulation"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit()
+             else 0, default=Path("/usr/lib/postgresql/15/bin/initdb")).parent
+"""Debian's PostgreSQL binaries (the newest installed version)."""
 
 POLICY = """
 [policy]
@@ -92,7 +94,7 @@ def free_port() -> int:
 
 
 class Postgres:
-    """A throw-away PostgreSQL 15 cluster run by the ``postgres`` user (initdb + pg_ctl)."""
+    """A throw-away PostgreSQL cluster run by the ``postgres`` user (initdb + pg_ctl)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, free_port()
@@ -141,7 +143,7 @@ class Postgres:
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL server for the session (skipped where Debian's postgresql cannot start)."""
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}); apt-get install postgresql")
+        pytest.skip(f"PostgreSQL is not installed ({PG_BIN}); apt-get install postgresql")
     folder = Path(tempfile.mkdtemp(prefix="ag-pg-"))
     folder.chmod(0o755)
     server = Postgres(folder)
