@@ -21,9 +21,7 @@ MAX_FUNCTION_LINES = 50
 # TODO(issue 13, lead): other helpers' code over the limits, listed so the checks stay strict for everything else.
 # Each ceiling is today's size plus a little room while those files are still being edited; split the code
 # and drop the entry (or at least lower the ceiling to its final size).
-LONG_MODULES: dict[str, int] = {
-    "autograder.cli": 460,
-}
+LONG_MODULES: dict[str, int] = {}
 """Module -> the most lines it may have (over MAX_MODULE_LINES)."""
 LONG_FUNCTIONS: dict[str, int] = {
     "autograder.grading.batch:grade": 75,
