@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ def grade(
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
-    from autograder import feedback, gradebook, manual  # here, not at the top: workers need none
+    from autograder import gradebook  # here, not at the top: workers need none
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
@@ -52,52 +52,82 @@ def grade(
         found = discover(submissions, run, assignment.config.notebook, assignment=name)
         done = gradebook.peek_stored(url, name)
         results: list[SubmissionResult] = []
-        todo, unchanged = [], []
-        for sub in found:
-            previous = done.get(sub.student_id)
-            digest = file_digest(submitted_files(sub, assignment)) if sub.notebook else ""
-            if previous and not options.force and previous.digest == digest and digest:
-                unchanged.append(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
-                                                  previous.reason, digest=digest, skipped=True))
-            else:
-                todo.append(sub)
+        todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
         with contextlib.ExitStack() as stack:
             # workers start before the gradebook opens: nbgrader's import (~1 s) overlaps the first containers
             futures = _submit_all(stack, assignment, todo, options, run)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(gradebook.open_gradebook(url))
-            due = deadline(assignment)
-            stubs: dict[tuple[str, str], str] = {}  # hand-graded cells as released, to tell blank answers
-            for notebook in assignment.config.notebooks:  # every notebook, hand-graded cells too
-                tests, hand = gradebook_cells(assignment, notebook)
-                gradebook.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=due)
-                stubs |= {(Path(notebook).stem, c.grade_id): c.stub for c in hand}
+            stubs = _sync_gradebook(gb, assignment)
+            record = _recorder(gb, assignment, out_dir, stubs, options.hooks)
 
             def finish(result: SubmissionResult) -> None:
-                if not result.skipped:
-                    result = judge_blanks(result, stubs)
-                    writing = time.perf_counter()
-                    # page first: a grader killed in between regrades the student (no row yet) and rewrites it
-                    feedback.write_page(assignment, result, out_dir, manual.preview(gb, name, result))
-                    scores = {c.grade_id: c.score for c in result.cells}
-                    gradebook.record(gb, name, _notebook_id(assignment), result.student_id, scores,
-                                     digest=result.digest, reason=result.reason,
-                                     **record_options(assignment, result))
-                    result = hooks.recorded(result, time.perf_counter() - writing, options.hooks)
-                results.append(result)
+                results.append(result if result.skipped else record(result))
                 if on_result:
-                    on_result(result, len(results), len(found))
+                    on_result(results[-1], len(results), len(found))
 
             for result in unchanged:
                 finish(result)
             _collect(futures, finish)
     results.sort(key=lambda r: r.student_id)
+    _fail_if_none_ran(results, submissions)
+    return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
+
+
+def _recorder(gb: Any, assignment: Assignment, out_dir: Path, stubs: dict[tuple[str, str], str],
+              grading_hooks: hooks.Hooks) -> Callable[[SubmissionResult], SubmissionResult]:
+    """Write one graded result: its feedback page, then its gradebook transaction; return it with timings."""
+    from autograder import feedback, gradebook, manual  # here, not at the top: workers need none
+
+    def record(result: SubmissionResult) -> SubmissionResult:
+        result = judge_blanks(result, stubs)
+        writing = time.perf_counter()
+        # page first: a grader killed in between regrades the student (no row yet) and rewrites it
+        feedback.write_page(assignment, result, out_dir, manual.preview(gb, assignment.name, result))
+        scores = {c.grade_id: c.score for c in result.cells}
+        gradebook.record(gb, assignment.name, _notebook_id(assignment), result.student_id, scores,
+                         digest=result.digest, reason=result.reason, **record_options(assignment, result))
+        return hooks.recorded(result, time.perf_counter() - writing, grading_hooks)
+
+    return record
+
+
+def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: Mapping[str, Any], *,
+                     force: bool) -> tuple[list[Submission], list[SubmissionResult]]:
+    """Submissions to grade, and the results kept for those whose files are unchanged since they were graded."""
+    todo: list[Submission] = []
+    unchanged: list[SubmissionResult] = []
+    for sub in found:
+        previous = done.get(sub.student_id)
+        digest = file_digest(submitted_files(sub, assignment)) if sub.notebook else ""
+        if previous and not force and previous.digest == digest and digest:
+            unchanged.append(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
+                                              previous.reason, digest=digest, skipped=True))
+        else:
+            todo.append(sub)
+    return todo, unchanged
+
+
+def _sync_gradebook(gb: Any, assignment: Assignment) -> dict[tuple[str, str], str]:
+    """Make every notebook's cells (hand-graded ones too) exist; return the released hand-graded cells' text."""
+    from autograder import gradebook
+
+    due = deadline(assignment)
+    stubs: dict[tuple[str, str], str] = {}  # hand-graded cells as released, to tell blank answers
+    for notebook in assignment.config.notebooks:
+        tests, hand = gradebook_cells(assignment, notebook)
+        gradebook.sync_assignment(gb, assignment.name, Path(notebook).stem, tests, hand, duedate=due)
+        stubs |= {(Path(notebook).stem, c.grade_id): c.stub for c in hand}
+    return stubs
+
+
+def _fail_if_none_ran(results: Sequence[SubmissionResult], submissions: Path) -> None:
+    """A batch in which no submission could be found or read is an error (the zeros are already recorded)."""
     if results and all(never_ran(r) for r in results):
         reasons = "; ".join(f"{r.student_id}: {r.reason}" for r in results[:5])
         raise SubmissionError(f"none of the {len(results)} submissions in {submissions} could be found or read "
                               f"({reasons}{'; ...' if len(results) > 5 else ''}); check the folder's layout "
                               "(<student>.ipynb, <student>/, or nbgrader's <student>/<assignment>/)")
-    return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
 
 
 def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Sequence[Submission],
