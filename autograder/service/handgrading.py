@@ -8,9 +8,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from autograder import manual
+from autograder import feedback, manual, resultjson
+from autograder.service import queue
 from autograder.service.auth import check_csrf
 from autograder.service.context import Service
+from autograder.service.runner import feedback_path
 
 router = APIRouter(prefix="/instructor")
 
@@ -42,4 +44,17 @@ async def enter_grade(request: Request, name: str) -> Response:
     await run_in_threadpool(lambda: manual.set_grade(
         service.settings.db_url, name, fields["student"], fields["notebook"], fields["grade_id"],
         score=score, comment=fields["comment"] or None))
+    await run_in_threadpool(_redraw, service, name, fields["student"])
     return RedirectResponse(f"/instructor/a/{name}/manual", 303)
+
+
+def _redraw(service: Service, name: str, student: str) -> None:
+    """Redraw the feedback page of the upload the student's grade comes from, with the hand grades now entered."""
+    upload = queue.counted(service.engine, name).get(student)
+    if upload is None:
+        return
+    page = feedback_path(service.settings.state_dir, upload)
+    result = resultjson.load(page.with_suffix(""), student)
+    if result is not None:  # pages graded before results were kept stay as they are
+        hand = manual.for_student(service.settings.db_url, name, student)
+        page.write_text(feedback.render(service.assignment(name), result, hand), encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
 
-from autograder import feedback, gradebook, manual
+from autograder import feedback, gradebook, manual, resultjson
 from autograder.config import Assignment
 from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
@@ -167,6 +167,9 @@ class Runner:
         result = judge_blanks(result, stubs)
         hand = manual.preview(gb, upload.assignment, result)
         _write_synced(feedback_path(self.settings.state_dir, upload), feedback.render(assignment, result, hand))
+        kept = feedback_path(self.settings.state_dir, upload).with_suffix("")  # the result, to redraw the page
+        kept.mkdir(parents=True, exist_ok=True)
+        resultjson.save(result, kept)
         failed = bool(result.reason and result.reason.startswith(INTERNAL))
         policy = assignment.config.policy
         # as nbgrader's lateness in gradebook.record: a share of every point, hand-graded ones too
