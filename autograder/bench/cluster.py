@@ -77,17 +77,18 @@ def start_worker(cluster: LocalDask, index: int, *, nanny: bool = False, env: Ma
 
 @contextlib.contextmanager
 def local_dask(workers: int = 2, *, nanny: bool = False, env: Mapping[str, str] | None = None,
-               timeout: float = 60.0, preload: bool = True) -> Iterator[LocalDask]:
+               timeout: float = 60.0, preload: bool = True, port: int = 0) -> Iterator[LocalDask]:
     """A scheduler and ``workers`` single-threaded worker processes on loopback; all stopped at the end.
 
     ``env`` is added to the processes' environment (AUTOGRADER_DATA_DIR, Dask settings such as
     DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES); ``preload``: workers start their grading
-    processes' server and warm containers as they start (``--preload autograder.grading.cluster``).
+    processes' server and warm containers as they start (``--preload autograder.grading.cluster``);
+    ``port``: the scheduler's port (0: any free one; a fixed one lets a test restart a lost scheduler).
     """
     folder = Path(tempfile.mkdtemp(prefix="autograder-dask-"))
     extra = dict(env or {})
     info = folder / "scheduler.json"
-    scheduler = _start([*_dask(), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+    scheduler = _start([*_dask(), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
                         "--scheduler-file", str(info)], folder / "scheduler.log", _env(extra))
     cluster = LocalDask("", scheduler, [], folder)
     try:
