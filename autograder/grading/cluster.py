@@ -297,6 +297,11 @@ class DaskExecutor(GradingExecutor):
                                     "(out of memory, most likely), so it was given up; ask your instructor")
         return worker_died(submission, f"{type(exc).__name__}: {exc}")
 
+    @property
+    def connected(self) -> bool:
+        """Whether the client still holds its scheduler (once lost, a new executor must connect again)."""
+        return not self._lost and self._client.status == "running"
+
     def close(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}

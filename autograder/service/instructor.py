@@ -35,7 +35,8 @@ def overview_all(request: Request) -> Response:
                      "waiting": sum(u.status in (QUEUED, RUNNING) for u in everything)})
     runner = service.runner
     return service.page(request, "instructor_home.html", who, assignments=rows,
-                        runner_error=runner.error if runner else None, grading=runner is not None)
+                        runner_error=runner.error if runner else None, grading=runner is not None,
+                        runner_waiting=runner.waiting if runner else None)
 
 
 def _students(service: Service, name: str) -> list[str]:

@@ -15,9 +15,10 @@ from sqlalchemy import Engine, select, update
 
 from autograder import feedback, gradebook, manual, resultjson
 from autograder.config import Assignment
+from autograder.grading.cluster import ClusterError, DaskExecutor
 from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
-from autograder.grading.pool import GradingExecutor, start_server
+from autograder.grading.pool import ClusterLost, GradingExecutor, start_server
 from autograder.grading.submissions import Submission
 from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
@@ -35,6 +36,12 @@ log = logging.getLogger("autograder.service")
 
 INTERNAL = "internal grader error"
 """How results the grader itself failed on begin (they do not count against the student)."""
+
+LOST = "the connection to it was lost"
+"""Why grading waits after the Dask client lost its scheduler (the instructor's page shows it)."""
+
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0
+"""Seconds between tries to reach a lost Dask scheduler: doubling from the first, never more than the most."""
 
 
 def feedback_path(state_dir: Path, upload: queue.Upload) -> Path:
@@ -75,6 +82,8 @@ class Runner:
         self.options = GradeOptions(sandbox=settings.sandbox, jobs=settings.jobs, data_dir=settings.data_dir)
         self.error: str | None = None
         """Why the runner stopped, if it failed (shown on the instructor's pages)."""
+        self.waiting: str | None = None
+        """What grading waits for while the Dask cluster is away (shown on the instructor's pages)."""
         self._stubs: dict[tuple[str, str, str], str] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -112,35 +121,85 @@ class Runner:
             requeued = queue.requeue_unfinished(self.engine)
             if requeued:
                 log.info("graded again after a restart: %d uploads", requeued)
+            delay = RETRY_FIRST
             while not self._stop.is_set():
-                with self._executor(run) as executor:
-                    self._serve(gb, executor)
+                try:
+                    with self._executor(run) as executor:
+                        if self.waiting:
+                            log.warning("the Dask scheduler at %s is back: grading again", self.settings.scheduler)
+                        self.waiting, delay = None, RETRY_FIRST
+                        self._serve(gb, executor)
+                except (ClusterError, ClusterLost) as exc:
+                    if not self.settings.scheduler:
+                        raise
+                    self._wait_for_cluster(exc, delay)
+                    delay = min(2 * delay, RETRY_MAX)
 
     def _executor(self, run: Path) -> GradingExecutor:
         executor = make_executor(self.settings.jobs, self.settings.scheduler, run=run)
-        if self.assignments:
-            executor.prepare(next(iter(self.assignments.values())), self.options)
+        try:
+            if self.assignments:
+                executor.prepare(next(iter(self.assignments.values())), self.options)
+        except BaseException:
+            executor.close()
+            raise
         return executor
 
+    def _wait_for_cluster(self, exc: Exception, delay: float) -> None:
+        """Uploads stay queued (new ones queue too) while the cluster is away; try it again in ``delay`` s."""
+        message = f"waiting for the Dask scheduler at {self.settings.scheduler}: {exc}"
+        if message != self.waiting:
+            log.warning("%s; uploads stay queued and are graded once it is back", message)
+        log.info("next try to reach the Dask scheduler at %s in %.0f s", self.settings.scheduler, delay)
+        self.waiting = message
+        self._stop.wait(delay)
+
     def _serve(self, gb: Gradebook, executor: GradingExecutor) -> None:
-        """Keep ``jobs`` uploads in grading until stopped, or until the executor breaks (then it is replaced)."""
+        """Keep ``jobs`` uploads in grading until stopped, or until the executor breaks (then it is replaced);
+        when the Dask cluster is lost, the uploads in grading go back to the queue in their places."""
         inflight: dict[Future[SubmissionResult], queue.Upload] = {}
-        while not self._stop.is_set():
-            # one more than the slots: the next upload waits in the pool the moment a worker frees
-            while len(inflight) <= executor.jobs and (upload := queue.claim_next(self.engine)):
-                try:
-                    future = executor.submit(self.assignments[upload.assignment], self._submission(upload),
-                                             self.options)
-                except BrokenExecutor:  # a worker process was killed from outside: start a new pool
-                    log.warning("the grading pool broke; starting a new one")
-                    queue.requeue(self.engine, [upload.id], states=(RUNNING,))
-                    return
-                future.add_done_callback(lambda _f: self._wake.set())
-                inflight[future] = upload
-            self._wake.wait(timeout=5)
-            self._wake.clear()
-            for future in [f for f in inflight if f.done()]:
-                self._finish(gb, inflight.pop(future), future)
+        try:
+            while not self._stop.is_set():
+                _check_cluster(executor)
+                # one more than the slots: the next upload waits in the pool the moment a worker frees
+                while len(inflight) <= executor.jobs and (upload := queue.claim_next(self.engine)):
+                    try:
+                        future = self._submit(executor, upload)
+                    except BrokenExecutor:  # a worker process was killed from outside: start a new pool
+                        log.warning("the grading pool broke; starting a new one")
+                        queue.requeue(self.engine, [upload.id], states=(RUNNING,))
+                        return
+                    future.add_done_callback(lambda _f: self._wake.set())
+                    inflight[future] = upload
+                self._wake.wait(timeout=5)
+                self._wake.clear()
+                self._collect(gb, inflight)
+        except (ClusterError, ClusterLost) as exc:
+            # this runner alone claims uploads: every running one is one of ours, not graded
+            back = queue.requeue_unfinished(self.engine)
+            log.warning("the Dask cluster cannot grade (%s); %d upload(s) in grading went back to the queue", exc, back)
+            raise
+
+    def _submit(self, executor: GradingExecutor, upload: queue.Upload) -> Future[SubmissionResult]:
+        try:
+            return executor.submit(self.assignments[upload.assignment], self._submission(upload), self.options)
+        except Exception as exc:  # e.g. distributed's ClosedClientError: the scheduler went away just now
+            if isinstance(executor, DaskExecutor) and not executor.connected:
+                raise ClusterLost(LOST) from exc
+            raise
+
+    def _collect(self, gb: Gradebook, inflight: dict[Future[SubmissionResult], queue.Upload]) -> None:
+        """Record the finished uploads; a lost cluster is raised after the results that did come back."""
+        lost: BaseException | None = None
+        for future in [f for f in inflight if f.done()]:
+            upload = inflight.pop(future)
+            failure = None if future.cancelled() else future.exception()
+            if isinstance(failure, ClusterLost):  # not graded: it is back in the queue (see _serve)
+                lost = lost or failure
+                continue
+            self._finish(gb, upload, future)
+        if lost is not None:  # its message is the batch's ("run the same command again")
+            raise ClusterLost(LOST) from lost
 
     def _submission(self, upload: queue.Upload) -> Submission:
         folder = self.settings.state_dir / upload.folder
@@ -197,6 +256,12 @@ class Runner:
         gradebook.record(gb, upload.assignment, notebook_id(assignment), upload.student,
                          {c.grade_id: c.score for c in result.cells}, digest=result.digest,
                          reason=result.reason, **options)
+
+
+def _check_cluster(executor: GradingExecutor) -> None:
+    """A Dask client that lost its scheduler grades nothing more (what it ran was cancelled): replace it."""
+    if isinstance(executor, DaskExecutor) and not executor.connected:
+        raise ClusterLost(LOST)
 
 
 def _write_synced(path: Path, text: str) -> None:
