@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from autograder.authoring.notebook import GradeCell
 from autograder.gradebook import StoredResult, export_csv, open_gradebook, peek_stored, record, sync_assignment
@@ -152,3 +153,29 @@ def test_export_refuses_a_missing_gradebook_or_an_unknown_assignment(url: str, t
     with pytest.raises(GradebookError, match=r"no assignment 'tiyn'.*tiny"):
         export_csv(url, "tiyn", tmp_path / "b.csv")
     assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_a_new_gradebook_is_the_one_nbgrader_creates(tmp_path: Path) -> None:
+    from nbgrader.api import Gradebook
+    from sqlalchemy import create_engine, inspect
+
+    ours, theirs = tmp_path / "ours.db", tmp_path / "theirs.db"
+    with open_gradebook(f"sqlite:///{ours}"):
+        pass
+    with Gradebook(f"sqlite:///{theirs}"):  # nbgrader runs `alembic heads` in a subprocess here
+        pass
+
+    def schema(path: Path) -> dict[str, object]:
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            found = inspect(engine)
+            tables = {t: sorted(str(c["name"]) + ":" + str(c["type"]) for c in found.get_columns(t))
+                      for t in found.get_table_names() if t != "autograder_result"}
+            with engine.connect() as connection:
+                version = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+            return {"tables": tables, "version": version}
+        finally:
+            engine.dispose()
+
+    assert schema(ours) == schema(theirs)
+    assert len(schema(ours)["version"]) == 1  # type: ignore[arg-type]

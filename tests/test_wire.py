@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -63,9 +64,39 @@ def test_pickled_array_payload_is_refused() -> None:
 
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    payload = {"$ndarray": base64.b64encode(buffer.getvalue()).decode()}
+    npy = base64.b64encode(buffer.getvalue()).decode()
+    for payload in ({"$ndarray": npy}, {"$ndarray": ["|O", [1], npy]}, {"$npscalar": ["|O", [], npy]}):
+        with pytest.raises(wire.WireError, match="invalid array payload"):
+            wire.decode(payload)
+
+
+@pytest.mark.parametrize("payload", [
+    ["<f8", [2], "AAAAAAAAAAA="],  # 8 bytes for two float64
+    ["<f8", [-1], ""],
+    ["<f8", [1] * 33, "AAAAAAAAAAA="],
+    ["<f8", [True], "AAAAAAAAAAA="],
+    ["[('a', 'O')]", [1], "AAAAAAAAAAA="],
+    ["V8", [1], "AAAAAAAAAAA="],
+    ["<f8", [1], "not base64!"],
+    ["<f8", [1]],
+])
+def test_malformed_arrays_are_refused(payload: list[object]) -> None:
     with pytest.raises(wire.WireError, match="invalid array payload"):
-        wire.decode(payload)
+        wire.decode({"$ndarray": payload})
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(6, dtype=np.int32).reshape(2, 3).T, np.array(["ab", "c"]), np.array([b"x"]), np.array([True, False]),
+    np.array(["2020-01-01"], dtype="M8[ns]"), np.zeros((0, 3)), np.array([1 + 2j]), np.arange(9.0)[::2],
+    np.arange(4, dtype=">i2"),
+])
+def test_arrays_keep_dtype_shape_and_values_and_arrive_writable(value: np.ndarray[Any, Any]) -> None:
+    out = wire.decode(json.loads(json.dumps(wire.encode(value))))
+    assert type(out) is np.ndarray and out.dtype == value.dtype and out.shape == value.shape
+    assert np.array_equal(out, value)
+    out[...] = value  # the student's code may change its arguments in place
+    scalar = wire.decode(wire.encode(np.float16(2.5)))
+    assert type(scalar) is np.float16 and scalar == 2.5
 
 
 @pytest.mark.parametrize("message", [b"[1]\n", b"{\"v\": NaN}\n", b"\xff\n", b"{" * 100000 + b"\n"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -22,6 +23,8 @@ OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""
 IMAGE_LIMIT = 2 * 1024 * 1024
 """Bytes of one image output kept."""
+FONT_CACHE_ENV = "AUTOGRADER_FONT_CACHE"
+"""Environment variable naming the folder with a prebuilt matplotlib font list (autograder.sandbox.fonts)."""
 FILE_LIMIT = 40 * 1024 * 1024
 """Largest artifact the grader may fetch back after retraining: in base64 (4/3 of it, 53.3 MiB) plus the
 reply's JSON it stays well under the session's 64 MiB LINE_LIMIT, so a file the kernel accepts always arrives."""
@@ -69,9 +72,24 @@ def _open_channel() -> tuple[IO[bytes], IO[bytes]]:
     return requests, replies
 
 
+def _seed_font_cache() -> None:
+    """Copy the grader's matplotlib font list (mounted read-only) into matplotlib's writable folder."""
+    seed, config = os.environ.get(FONT_CACHE_ENV), os.environ.get("MPLCONFIGDIR")
+    if not seed or not config:
+        return
+    try:
+        os.makedirs(config, exist_ok=True)
+        for name in os.listdir(seed):
+            if name.startswith("fontlist-") and name.endswith(".json"):
+                shutil.copyfile(os.path.join(seed, name), os.path.join(config, name))
+    except OSError:  # matplotlib builds its own list, as it would without one
+        pass
+
+
 def _make_shell() -> Any:
     from IPython.core.interactiveshell import InteractiveShell
 
+    _seed_font_cache()
     shell = InteractiveShell.instance(colors="NoColor")
     try:
         shell.enable_matplotlib("inline")  # type: ignore[no-untyped-call]
@@ -232,7 +250,6 @@ def serve(server: Server, requests: IO[bytes], replies: IO[bytes]) -> None:
 def _stage(submission: str) -> list[dict[str, Any]]:
     """Copy the submission into the writable working folder; return the cells to run."""
     import json
-    import shutil
 
     for entry in os.scandir(submission):
         if entry.name == CELLS_FILE:

@@ -14,8 +14,10 @@ from typing import IO, Any
 from autograder.channel import wire
 from autograder.channel.calls import CallReport, report_from_data
 from autograder.channel.errors import ChannelError, KernelDied, StudentCodeError, StudentTimeout, rebuild
+from autograder.channel.kernel import FONT_CACHE_ENV
 from autograder.results import CellRecord, ExecutionReport
 from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
+from autograder.sandbox.fonts import FONT_CACHE_TARGET, font_cache
 
 LINE_LIMIT = 64 * 1024 * 1024
 """Longest message accepted from the kernel, in bytes."""
@@ -76,6 +78,10 @@ def launch_kernel(sandbox: Sandbox, staged: Path, *, limits: Limits, data_root: 
         mounts += [Mount(data_root / rel, f"{DATA_TARGET}/{rel}") for rel in data]
     env = {**default_env(), "AUTOGRADER_DATA_DIR": DATA_TARGET}
     target = SUBMISSION_TARGET
+    fonts = font_cache()
+    if fonts is not None:  # matplotlib's font list, built once on this side: ~0.2 s less per kernel
+        mounts.append(Mount(fonts, FONT_CACHE_TARGET))
+        env[FONT_CACHE_ENV] = FONT_CACHE_TARGET if sandbox.isolated else str(fonts)
     if not sandbox.isolated:  # debugging mode: host paths, nothing hidden
         env["AUTOGRADER_DATA_DIR"], target = str(data_root or ""), str(staged)
     argv = ["python3", "-m", "autograder.channel.kernel", target, *(["--warm"] if warm else [])]

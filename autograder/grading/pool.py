@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import re
+import sys
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -38,7 +40,8 @@ __all__ = ["ClusterLost", "GradingExecutor", "LocalExecutor", "as_completed", "w
 
 TRIES = 2
 """Times a submission is graded when its grading process dies abruptly (a neighbour's death breaks the pool too)."""
-PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grading.worker"]
+PRELOAD = ["autograder._startup", "numpy", "pytest", "nbformat", "autograder.grading.worker",
+           "autograder.grading.preload"]
 """Modules the worker server imports once, before it forks any worker."""
 
 
@@ -99,11 +102,31 @@ def _settle(outer: Future[SubmissionResult], submission: Submission, inner: Futu
         outer.set_result(worker_died(submission, exc))
 
 
+def preload() -> list[str]:
+    """PRELOAD, plus the modules this program's main script imports.
+
+    multiprocessing runs the parent's main script again in every process it starts (as
+    ``__mp_main__``). With the script's imports already loaded in the server, that takes about a
+    millisecond instead of 0.05 s (the ``autograder`` command) or 0.12 s (``dask worker``) per
+    submission. A console script is ``from PACKAGE import main``; a ``-m`` run names its module.
+    """
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name:
+        return [*PRELOAD, name]
+    path = getattr(main, "__file__", None)
+    try:
+        text = Path(path).read_text(encoding="utf-8")[:4096] if path else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return [*PRELOAD, *re.findall(r"^from ([\w.]+) import", text, flags=re.MULTILINE)]
+
+
 def start_server() -> None:
     """Start the worker server now: its imports (seconds) then overlap the caller's other work."""
     from multiprocessing import forkserver
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload())
     # The server listens on a socket in multiprocessing's temporary folder (pymp-*, made once per
     # process): inside a tagged folder, a killed grader's is swept too. AF_UNIX paths end at 108 bytes.
     folder = process_folder()
@@ -135,7 +158,7 @@ class LocalExecutor(GradingExecutor):
         # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
         # from a server that has already imported the heavy modules once.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(preload())
         return ProcessPoolExecutor(max_workers=jobs or self.jobs, mp_context=context, max_tasks_per_child=1)
 
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:

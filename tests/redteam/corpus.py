@@ -25,6 +25,7 @@ from nbformat import NotebookNode
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.authoring.mutate import zero_returns
 from autograder.authoring.notebook import grade_cells, is_grade_cell, read, write
+from autograder.channel.kernel import FONT_CACHE_ENV
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.sandbox import default_env
@@ -75,7 +76,8 @@ class Host:
     """An abstract unix socket the test listens on."""
     canary: str = "autograder-redteam-canary"
     """A value only the host's environment holds."""
-    allowed_env: tuple[str, ...] = field(default_factory=lambda: (*default_env(), "AUTOGRADER_DATA_DIR"))
+    allowed_env: tuple[str, ...] = field(default_factory=lambda: (*default_env(), "AUTOGRADER_DATA_DIR",
+                                                                   FONT_CACHE_ENV))
     """The container's whole environment, by name."""
 
 

@@ -1,0 +1,29 @@
+"""Imported once by the worker server before it forks: per-process set-up that can be done once.
+
+Each submission is graded in a fresh process forked from that server (pytest and the hidden-test
+modules start clean). What is done here is inherited by every fork instead of being redone per
+submission: pytest's built-in plugins, which it imports only when a session starts (~20 ms), and
+nbformat's notebook validator, which fastjsonschema compiles on first use (~0.1 s).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import nbformat
+
+import autograder._startup  # noqa: F401  (before nbformat's jsonschema import matters)
+
+PYTEST_PLUGINS = ("faulthandler", "helpconfig", "junitxml", "pastebin", "setuponly", "setupplan", "skipping",
+                  "threadexception", "tracemalloc", "unittest", "unraisableexception", "warnings")
+"""pytest's built-in plugins that a session imports (``_pytest.<name>``)."""
+
+
+def warm_up() -> None:
+    """Import pytest's plugins and compile the validator of the current notebook format."""
+    for name in PYTEST_PLUGINS:
+        importlib.import_module(f"_pytest.{name}")
+    nbformat.validate(nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
+
+
+warm_up()
