@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from autograder.authoring import notebook
@@ -80,3 +82,16 @@ def test_read_reports_broken_json(tmp_path) -> None:  # type: ignore[no-untyped-
 def test_strip_hidden_source_keeps_public_part() -> None:
     public = notebook.strip_hidden_source(factories.TINY_TEST_ADD)
     assert "test_add_small" in public and "test_add_hidden" not in public
+
+
+def test_read_source_reads_a_file_again_only_when_it_changed(tmp_path: Path) -> None:
+    path = tmp_path / "source.ipynb"
+    nb = factories.notebook(factories.code("x = 1", "a"))
+    notebook.write(nb, path)
+    first = notebook.read_source(path)
+    assert notebook.read_source(path) is first
+    nb.cells[0].source = "x = 2  # edited"
+    notebook.write(nb, path)
+    assert notebook.read_source(path).cells[0].source == "x = 2  # edited"
+    with pytest.raises(notebook.NotebookError, match="file not found"):
+        notebook.read_source(tmp_path / "missing.ipynb")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from autograder.authoring.assign import solution_notebook
 from autograder.config import load_assignment
 from autograder.grading.executors import make_executor
-from autograder.grading.pool import LocalExecutor, _settle, as_completed
+from autograder.grading.pool import PRELOAD, LocalExecutor, _settle, as_completed, preload
 from autograder.grading.submissions import Submission, discover
 from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
@@ -89,3 +90,23 @@ def test_a_submission_that_kills_its_grading_process_is_given_up_the_others_are_
         results = {f.result().student_id: f.result() for f in as_completed(futures, timeout=300)}
     assert {s: r.score for s, r in results.items()} == {"a": 5.0, "b": 5.0, "c": 5.0, "bomb": 0.0}
     assert results["bomb"].reason is not None and "stopped its grading process 2 times" in results["bomb"].reason
+
+
+def test_the_worker_server_preloads_what_the_main_script_imports(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    script = tmp_path / "grade-it"
+    script.write_text("#!/usr/bin/python3\nimport sys\nfrom fancy.cli import main\nif __name__ == '__main__':\n"
+                      "    sys.exit(main())\n")
+    console = types.ModuleType("__main__")
+    console.__file__, console.__spec__ = str(script), None
+    monkeypatch.setitem(sys.modules, "__main__", console)
+    assert preload() == [*PRELOAD, "fancy.cli"]  # multiprocessing reruns the script in each worker
+    by_name = types.ModuleType("__main__")
+    by_name.__spec__ = importlib.util.find_spec("autograder.bench.cluster")
+    monkeypatch.setitem(sys.modules, "__main__", by_name)
+    assert preload() == [*PRELOAD, "autograder.bench.cluster"]
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # python -c: nothing to rerun
+    assert preload() == PRELOAD

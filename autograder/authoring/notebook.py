@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,24 @@ def read(path: Path) -> NotebookNode:
     except nbformat.ValidationError as exc:
         raise NotebookError(f"{path}: invalid notebook: {exc.message[:300]}") from exc
     return nb
+
+
+def read_source(path: Path) -> NotebookNode:
+    """An instructor's notebook, read and validated once per process while the file is unchanged.
+
+    The grader reads the same source several times per submission; the copy is shared between
+    callers, so treat it as read-only.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return read(path)  # with read's own error
+    return _read_unchanged(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_unchanged(path: str, mtime_ns: int, size: int) -> NotebookNode:
+    return read(Path(path))
 
 
 def write(nb: NotebookNode, path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.authoring.handgraded import ManualCell, answers, manual_cells
-from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, read
+from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, read, read_source
 from autograder.config import Assignment
 from autograder.grading.submissions import Submission, notebook_file
 from autograder.results import ExecutionReport, HandGraded, SubmissionResult
@@ -32,7 +32,7 @@ def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tu
     Which answers are blank (unchanged from the release) is settled by ``judge_blanks`` in the
     batch, which computes the release once; here only a missing answer is blank.
     """
-    source = read(assignment.source_dir / name)
+    source = read_source(assignment.source_dir / name)
     if not _has_hand_graded(source):
         return ()
     cells = manual_cells(source, name)

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from autograder.authoring.notebook import NotebookError, read
+from autograder.authoring.notebook import NotebookError, read, read_source
 from autograder.channel.kernel import CELLS_FILE
 from autograder.config import Assignment
 from autograder.errors import UserError
@@ -225,7 +225,7 @@ def stage(submission: Submission, assignment: Assignment, dest: Path, skip_ids: 
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest / name)
-    by_source = SourceCells.of(read(assignment.source_dir / nb_name))
+    by_source = SourceCells.of(read_source(assignment.source_dir / nb_name))
     if skip_ids is not None:
         by_source = dataclasses.replace(by_source, training=by_source.training | frozenset(skip_ids))
     cells = cells_to_run(nb, by_source, run_training=skip_ids is None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read
+from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read_source
 from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
@@ -45,7 +45,7 @@ class GradeOptions:
 
 def skip_ids(assignment: Assignment) -> set[str]:
     """Ids of the source cells that grading does not execute (tagged skip-in-grading)."""
-    nb = read(assignment.source_notebook)
+    nb = read_source(assignment.source_notebook)
     return {str(c.get("id")) for c in nb.cells if is_skipped(c)}
 
 
@@ -56,7 +56,7 @@ def grade_submission(
     """Grade one notebook (default: the first) of a submission; never raises for anything the submission does."""
     started = time.perf_counter()
     name = notebook or assignment.config.notebook
-    cells = grade_cells(read(assignment.source_dir / name), str(assignment.source_dir / name))
+    cells = grade_cells(read_source(assignment.source_dir / name), str(assignment.source_dir / name))
     max_score = sum(c.points for c in cells)
     files = submitted_files(submission, assignment)
     digest = file_digest(files) if files else ""
