@@ -81,3 +81,28 @@ def test_a_container_that_cannot_start_is_reported_to_its_submission(tmp_path: P
             lease(pool.ticket(), spec)
     finally:
         pool.close()
+
+
+def test_without_standby_only_expected_submissions_get_a_container(tiny: Path, sandbox_name: str) -> None:
+    assignment = load_assignment("tiny", tiny)
+    options = GradeOptions(sandbox=sandbox_name)
+    pool = WarmPool(2, tiny, standby=False)  # a batch: two slots, but one submission
+    try:
+        pool.prepare(assignment, options)
+        assert pool.waiting() == 0  # nothing is queued yet: nothing starts
+        pool.expect()
+        assert pool.waiting() == 1  # one submission, one container, though two slots
+        factories.submission(tiny / "subs", "only", solution_notebook(assignment))
+        (sub,) = discover(tiny / "subs", tiny, "tiny.ipynb")
+        (tiny / "work").mkdir()
+        assert grade_submission(assignment, sub, options, tiny / "work", pool.ticket()).score == 4.0
+        assert pool.waiting() == 0  # its replacement is never started: nobody would use it
+    finally:
+        pool.close()
+    standing = WarmPool(2, tiny)  # a service: every slot waits, uploads or not
+    try:
+        standing.prepare(assignment, options)
+        assert standing.waiting() == 2
+    finally:
+        standing.close()
+    assert _our_containers() == []

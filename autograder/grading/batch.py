@@ -135,7 +135,8 @@ def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Seque
     """Start grading every submission in ``todo`` (the executor closes with ``stack``, dropping queued work)."""
     if not todo:
         return {}
-    executor = stack.enter_context(make_executor(max(1, min(options.jobs, len(todo))), options.scheduler, run=run))
+    executor = stack.enter_context(make_executor(max(1, min(options.jobs, len(todo))), options.scheduler, run=run,
+                                                 standby=False))
     executor.prepare(assignment, options)
     return {executor.submit(assignment, sub, options): sub for sub in todo}
 

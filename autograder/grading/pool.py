@@ -138,7 +138,7 @@ def start_server() -> None:
 class LocalExecutor(GradingExecutor):
     """Worker processes on this machine, one fresh process per submission, with warm containers."""
 
-    def __init__(self, jobs: int = 2, *, run: Path | None = None, warm: bool = True) -> None:
+    def __init__(self, jobs: int = 2, *, run: Path | None = None, warm: bool = True, standby: bool = True) -> None:
         self.jobs = max(1, jobs)
         self._stack = contextlib.ExitStack()
         start_server()
@@ -152,7 +152,7 @@ class LocalExecutor(GradingExecutor):
         if warm:
             from autograder.grading.warm import WarmPool
 
-            self.warm = WarmPool(self.jobs, self.run)
+            self.warm = WarmPool(self.jobs, self.run, standby=standby)
 
     def _new_pool(self, jobs: int | None = None) -> ProcessPoolExecutor:
         # Each submission gets a fresh process (pytest and hidden-test modules start clean), forked
@@ -173,6 +173,8 @@ class LocalExecutor(GradingExecutor):
 
     def _start(self, outer: Future[SubmissionResult], task: _Task, tries: int) -> None:
         ticket = self.warm.ticket() if self.warm is not None else None
+        if self.warm is not None:
+            self.warm.expect()
         with self._lock:
             if tries > 1:  # a retry runs alone, in a pool of its own: if it dies again, it was the culprit
                 pool = self._new_pool(1)

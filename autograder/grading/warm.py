@@ -75,10 +75,13 @@ class _Warm:
 class WarmPool:
     """Keeps ``slots`` containers started and waiting; leases each one to exactly one submission."""
 
-    def __init__(self, slots: int, folder: Path) -> None:
+    def __init__(self, slots: int, folder: Path, *, standby: bool = True) -> None:
         self.slots = max(1, slots)
         self.folder = folder
         """Where staging folders go (the batch's run folder, swept if this process is killed)."""
+        self._wanted: int | None = None if standby else 0
+        """None: keep every slot warm (a service waits for uploads); else the leases still to come, as
+        counted by :meth:`expect`, so a batch never starts a container that no submission will use."""
         self._spec: WarmSpec | None = None
         self._idle: list[_Warm] = []
         self._sandboxes: dict[str, Sandbox] = {}
@@ -95,6 +98,20 @@ class WarmPool:
     def ticket(self) -> Ticket:
         """What a worker needs to lease a container from this pool."""
         return self._ticket
+
+    def waiting(self) -> int:
+        """Containers started and waiting for a submission."""
+        with self._lock:
+            return len(self._idle)
+
+    def expect(self, count: int = 1) -> None:
+        """``count`` more submissions will lease a container (without standby: only these get one)."""
+        with self._lock:
+            if self._wanted is None:
+                return
+            self._wanted += count
+        for _ in range(count):
+            self._refill()
 
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
         """Start ``slots`` containers for ``assignment`` now, before any submission asks for one."""
@@ -132,7 +149,7 @@ class WarmPool:
         """Top the idle list up by one container, if it is short and the pool is open."""
         with self._lock:
             spec = self._spec
-            if self._closed or spec is None or len(self._idle) >= self.slots:
+            if self._closed or spec is None or len(self._idle) >= min(self.slots, self._short()):
                 return
         try:
             warm = self._start(spec)
@@ -144,11 +161,17 @@ class WarmPool:
             else:
                 self._idle.append(warm)
 
+    def _short(self) -> int:
+        """How many containers may wait (caller holds the lock)."""
+        return self.slots if self._wanted is None else self._wanted
+
     def _take(self, spec: WarmSpec) -> _Warm:
         with self._lock:
             if self._closed:
                 raise SandboxError("the warm container pool is closed")
             self._retarget(spec)
+            if self._wanted is not None:
+                self._wanted = max(0, self._wanted - 1)
             while self._idle:
                 warm = self._idle.pop(0)
                 if warm.process.poll() is None:
