@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -127,16 +128,25 @@ def test_a_lost_scheduler_sends_uploads_back_to_the_queue_until_it_is_back(
                 assert "waiting for the Dask scheduler" not in client.get("/instructor").text
 
 
-def test_a_scheduler_unreachable_at_start_is_waited_for_and_uploads_queue(course: Path, tmp_path: Path,
-                                                                          sandbox_name: str) -> None:
-    address = f"tcp://127.0.0.1:{free_port()}"
-    settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name, scheduler=address)
-    import_roster(write_roster(course, STUDENTS), settings)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        upload = _upload(client, token_for(settings, "ada"), notebook_bytes(course))
-        sign_in(client, INSTRUCTOR)
-        _wait_for("the instructor told", lambda: f"waiting for the Dask scheduler at {address}: cannot reach"
-                  in client.get("/instructor").text, timeout=40)
-        assert _status(client, upload) == "queued"
-        assert app.state.service.runner.error is None  # still running: it tries again, it did not stop
+def test_a_scheduler_lost_while_idle_is_waited_for_and_uploads_queue(course: Path, tmp_path: Path,
+                                                                     sandbox_name: str, data_dir: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="autograder.service")
+    with local_dask(1, env={"AUTOGRADER_DATA_DIR": str(data_dir)}, preload=False) as cluster:
+        settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name, scheduler=cluster.address)
+        import_roster(write_roster(course, STUDENTS), settings)
+        app = create_app(settings)
+        with TestClient(app) as client:
+            sign_in(client, INSTRUCTOR)
+            _wait_for("the runner connected and checked the worker", lambda: any(
+                "grading on the Dask scheduler" in r.getMessage() for r in caplog.records))
+            cluster.scheduler.kill()
+            waiting = f"waiting for the Dask scheduler at {cluster.address}"
+            _wait_for("the loss noticed", lambda: f"{waiting}: the connection to it was lost"
+                      in client.get("/instructor").text)
+            upload = _upload(client, token_for(settings, "ada"), notebook_bytes(course))
+            sign_in(client, INSTRUCTOR)
+            # it tries again (and says why that failed) rather than stopping
+            _wait_for("a failed try", lambda: f"{waiting}: cannot reach" in client.get("/instructor").text)
+            assert _status(client, upload) == "queued"
+            assert app.state.service.runner.error is None

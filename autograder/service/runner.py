@@ -125,8 +125,9 @@ class Runner:
             while not self._stop.is_set():
                 try:
                     with self._executor(run) as executor:
-                        if self.waiting:
-                            log.warning("the Dask scheduler at %s is back: grading again", self.settings.scheduler)
+                        if self.settings.scheduler:
+                            log.log(logging.WARNING if self.waiting else logging.INFO, "grading on the Dask "
+                                    "scheduler at %s (%d worker threads)", self.settings.scheduler, executor.jobs)
                         self.waiting, delay = None, RETRY_FIRST
                         self._serve(gb, executor)
                 except (ClusterError, ClusterLost) as exc:
@@ -140,8 +141,10 @@ class Runner:
         try:
             if self.assignments:
                 executor.prepare(next(iter(self.assignments.values())), self.options)
-        except BaseException:
+        except BaseException as exc:
             executor.close()
+            if _cluster_failed(executor, exc):  # e.g. the scheduler went away while the workers were checked
+                raise ClusterLost(LOST) from exc
             raise
         return executor
 
@@ -184,7 +187,7 @@ class Runner:
         try:
             return executor.submit(self.assignments[upload.assignment], self._submission(upload), self.options)
         except Exception as exc:  # e.g. distributed's ClosedClientError: the scheduler went away just now
-            if isinstance(executor, DaskExecutor) and not executor.connected:
+            if _cluster_failed(executor, exc):
                 raise ClusterLost(LOST) from exc
             raise
 
@@ -262,6 +265,15 @@ def _check_cluster(executor: GradingExecutor) -> None:
     """A Dask client that lost its scheduler grades nothing more (what it ran was cancelled): replace it."""
     if isinstance(executor, DaskExecutor) and not executor.connected:
         raise ClusterLost(LOST)
+
+
+def _cluster_failed(executor: GradingExecutor, exc: BaseException) -> bool:
+    """Whether ``exc`` says the Dask cluster went away (not that this upload or the course is at fault)."""
+    if not isinstance(executor, DaskExecutor):
+        return False
+    from distributed.comm.core import CommClosedError  # a DaskExecutor exists: distributed is installed
+
+    return isinstance(exc, CommClosedError | ConnectionError | TimeoutError) or not executor.connected
 
 
 def _write_synced(path: Path, text: str) -> None:
