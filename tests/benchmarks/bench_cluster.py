@@ -23,12 +23,12 @@ def _run(label: str, seconds: float, worker: float) -> Graded:
 
 
 def test_goals_are_marked_from_the_figures() -> None:
-    met = goals([_run("local", 10.0, 0.4), _run("dask 1", 20.0, 0.4), _run("dask 2", 12.0, 0.4)],
-                {"nbgrader autograde": 55.0, "otter run": 160.0})
+    met = goals([_run("local", 10.0, 0.9), _run("dask 1", 20.0, 0.4), _run("dask 2", 12.0, 0.4)],
+                {"nbgrader autograde": 55.0, "otter run": 160.0}, {"stage": 0.05, "test": 0.3, "total": 0.45})
     assert [line.endswith("[green]met[/]") for line in met] == [True, True, True, True]
-    assert "0.40" in met[0]  # the solution's median, not the stub's
+    assert "0.45 (stage 0.05, test 0.30; 0.90 in the batch" in met[0]  # alone; the solution's, not the stub's
     missed = goals([_run("local", 12.0, 0.7), _run("dask 1", 20.0, 0.7), _run("dask 2", 15.0, 0.7)],
-                   {"nbgrader autograde": 55.0, "otter run": 160.0})
+                   {"nbgrader autograde": 55.0, "otter run": 160.0}, {"total": 0.6})
     assert [line.endswith("NOT met[/]") for line in missed] == [True, True, True, True]
 
 
