@@ -85,9 +85,9 @@ def test_uploads_are_graded_on_the_dask_workers(course: Path, tmp_path: Path, sa
             blank = _upload(client, token_for(settings, "bob"), notebook_bytes(course, "stub"))
             sign_in(client, INSTRUCTOR)  # sees every upload
             state = wait_done(client, blank)
-            assert (state["status"], state["score"], state["max_score"]) == ("done", 0.0, 20.0)
+            assert (state["status"], state["score"], state["max_score"]) == ("done", 0.0, 20.0), state
             state = wait_done(client, good)
-            assert (state["status"], state["score"], state["max_score"]) == ("done", 20.0, 20.0)
+            assert (state["status"], state["score"], state["max_score"]) == ("done", 20.0, 20.0), state
             assert "20 / 20" in client.get(f"/uploads/{good}/feedback").text
         assert _graded_here(cluster) == {"grade-ada": 1, "grade-bob": 1}  # the scheduler ran both, once each
 
@@ -100,7 +100,8 @@ def test_a_lost_scheduler_sends_uploads_back_to_the_queue_until_it_is_back(
         import_roster(write_roster(course, STUDENTS), settings)
         with TestClient(create_app(settings)) as client:
             first_upload = _upload(client, token_for(settings, "ada"), notebook_bytes(course))
-            assert wait_done(client, first_upload)["score"] == 20.0
+            state = wait_done(client, first_upload)
+            assert state["score"] == 20.0, state
             # the only worker freezes: bob's upload is sent to it and stays in grading until the scheduler dies
             worker = first.workers[0]
             os.kill(worker.pid, signal.SIGSTOP)
@@ -121,9 +122,9 @@ def test_a_lost_scheduler_sends_uploads_back_to_the_queue_until_it_is_back(
             assert (_status(client, caught), _status(client, later)) == ("queued", "queued")
             with local_dask(1, env=env, port=port) as second:
                 state = wait_done(client, later)
-                assert (state["status"], state["score"]) == ("done", 20.0)
+                assert (state["status"], state["score"]) == ("done", 20.0), state
                 state = wait_done(client, caught)
-                assert (state["status"], state["score"], state["max_score"]) == ("done", 0.0, 20.0)
+                assert (state["status"], state["score"], state["max_score"]) == ("done", 0.0, 20.0), state
                 assert _graded_here(second) == {"grade-bob": 1, "grade-cy": 1}
                 assert "waiting for the Dask scheduler" not in client.get("/instructor").text
 
