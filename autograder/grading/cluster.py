@@ -32,7 +32,8 @@ from autograder.grading.submissions import Submission, submitted_files
 from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
 
-__all__ = ["ClusterError", "CourseBundle", "DaskExecutor", "SubmissionFiles", "check_worker", "grade_task"]
+__all__ = ["ClusterError", "CourseBundle", "DaskExecutor", "SubmissionFiles", "check_worker", "grade_task",
+           "ready_worker"]
 
 CACHE_ENV = "AUTOGRADER_CACHE_DIR"
 """Where a worker keeps unpacked course folders (default: ~/.cache/autograder)."""
@@ -151,9 +152,17 @@ def _worker_executor(nthreads: int | None = None) -> LocalExecutor:
         return _EXECUTOR
 
 
-def dask_setup(worker: Any) -> None:
-    """``dask worker --preload autograder.grading.cluster``: start the grading processes' server now."""
-    _worker_executor(worker.state.nthreads)
+def dask_setup(server: Any) -> None:
+    """``--preload autograder.grading.cluster``: on a worker, start the grading processes' server now.
+
+    On a scheduler (``dask scheduler --preload autograder.grading.cluster``) importing this module is
+    the point: the scheduler unpickles each task's arguments, and importing the grader for the first
+    batch instead (seconds) would block its event loop while that batch waits.
+    """
+    from distributed import Worker
+
+    if isinstance(server, Worker):
+        _worker_executor(server.state.nthreads)
 
 
 def dask_teardown(worker: Any) -> None:
@@ -185,6 +194,18 @@ def check_worker(data: tuple[str, ...], sandbox: str) -> str:
     except Exception as exc:
         return f"no container backend: {exc}"
     return ""
+
+
+def ready_worker(bundle: CourseBundle, data: tuple[str, ...], options: GradeOptions, dask_worker: Any = None) -> str:
+    """On a worker (``Client.run`` passes ``dask_worker``), before the first task: :func:`check_worker`,
+    then start its warm containers, whose start-up then overlaps the client's instead of delaying the
+    first submission.
+    """
+    problem = check_worker(data, options.sandbox)
+    if not problem:
+        nthreads = dask_worker.state.nthreads if dask_worker is not None else None
+        _worker_executor(nthreads).prepare(load_assignment(bundle.name, bundle.unpack()), options)
+    return problem
 
 
 def grade_task(bundle: CourseBundle, payload: SubmissionFiles, options: GradeOptions) -> SubmissionResult:
@@ -245,7 +266,8 @@ class DaskExecutor(GradingExecutor):
             raise ClusterError(f"the Dask scheduler at {self.scheduler} has no workers; start some with "
                                f"`dask worker {self.scheduler}`")
         try:
-            answers = self._client.run(check_worker, tuple(assignment.config.data), options.sandbox)
+            answers = self._client.run(ready_worker, self._bundles[assignment.name], tuple(assignment.config.data),
+                                       options)
         except Exception as exc:  # typically: the workers cannot import autograder
             raise ClusterError(f"the Dask workers cannot run the grader ({type(exc).__name__}: {exc}); "
                                "install this package in every worker's environment") from exc

@@ -48,5 +48,6 @@ def test_cluster_bench_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
                                           "--course", str(ROOT)])
     run_cluster(args, Console(width=200))
     out = capsys.readouterr().out
-    for label in ("local --jobs 2", "dask 1 worker(s)", "dask 2 worker(s)", "2 Dask workers vs 1"):
+    for label in ("local --jobs 2", "dask 1 worker, 1 core", "dask 2 workers, 1 core each", "dask 1 worker, all cores",
+                  "2 Dask workers vs 1 (one core each)", "alone with its warm container waiting"):
         assert label in out
