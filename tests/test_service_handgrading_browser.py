@@ -29,7 +29,6 @@ from tests.service_helpers import (
     token_for,
     write_roster,
 )
-from tests.test_service_browser import browser  # noqa: F401  (the Chromium fixture)
 
 pytestmark = pytest.mark.container
 ANSWER = ("Each layer multiplies the gradient by sigma'(z) <= 1/4, so after eight sigmoid layers it is "
@@ -58,7 +57,7 @@ def _export(page: Any, base: str) -> dict[str, str]:
 
 
 def test_a_hand_grade_entered_in_the_browser_reaches_export_and_feedback(
-        tmp_path: Path, browser: Any, sandbox_name: str) -> None:  # noqa: F811
+        tmp_path: Path, browser: Any, sandbox_name: str) -> None:
     shots = Path(os.environ.get("AUTOGRADER_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     course = make_course(tmp_path / "course")
