@@ -319,10 +319,12 @@ class DaskExecutor(GradingExecutor):
                                     "(out of memory, most likely), so it was given up; ask your instructor")
         return worker_died(submission, f"{type(exc).__name__}: {exc}")
 
-    @property
-    def connected(self) -> bool:
-        """Whether the client still holds its scheduler (once lost, a new executor must connect again)."""
-        return not self._lost and self._client.status == "running"
+    def lost(self, error: BaseException | None = None) -> bool:
+        """The client no longer holds its scheduler, or ``error`` is a lost connection to it."""
+        from distributed.comm.core import CommClosedError
+
+        return (isinstance(error, CommClosedError | ConnectionError | TimeoutError) or self._lost
+                or self._client.status != "running")
 
     def close(self) -> None:
         with self._lock:

@@ -64,6 +64,11 @@ class GradingExecutor(ABC):
                options: GradeOptions) -> Future[SubmissionResult]:
         """Start grading one submission; the future's result is its SubmissionResult."""
 
+    def lost(self, error: BaseException | None = None) -> bool:
+        """Whether the cluster behind this executor went away, as far as it can tell (and ``error``, one it
+        raised, says so): then it grades nothing more and a new one must connect. Local workers never are."""
+        return False
+
     @abstractmethod
     def close(self) -> None:
         """Cancel what has not started, wait for what runs, and release workers and containers."""

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, update
 
 from autograder import feedback, gradebook, manual, resultjson
 from autograder.config import Assignment
-from autograder.grading.cluster import ClusterError, DaskExecutor
+from autograder.grading.cluster import ClusterError
 from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
 from autograder.grading.pool import ClusterLost, GradingExecutor, start_server
@@ -143,7 +143,7 @@ class Runner:
                 executor.prepare(next(iter(self.assignments.values())), self.options)
         except BaseException as exc:
             executor.close()
-            if _cluster_failed(executor, exc):  # e.g. the scheduler went away while the workers were checked
+            if executor.lost(exc):  # e.g. the scheduler went away while the workers were checked
                 raise ClusterLost(LOST) from exc
             raise
         return executor
@@ -163,7 +163,8 @@ class Runner:
         inflight: dict[Future[SubmissionResult], queue.Upload] = {}
         try:
             while not self._stop.is_set():
-                _check_cluster(executor)
+                if executor.lost():  # what it ran was cancelled: replace it
+                    raise ClusterLost(LOST)
                 # one more than the slots: the next upload waits in the pool the moment a worker frees
                 while len(inflight) <= executor.jobs and (upload := queue.claim_next(self.engine)):
                     try:
@@ -187,7 +188,7 @@ class Runner:
         try:
             return executor.submit(self.assignments[upload.assignment], self._submission(upload), self.options)
         except Exception as exc:  # e.g. distributed's ClosedClientError: the scheduler went away just now
-            if _cluster_failed(executor, exc):
+            if executor.lost(exc):
                 raise ClusterLost(LOST) from exc
             raise
 
@@ -259,21 +260,6 @@ class Runner:
         gradebook.record(gb, upload.assignment, notebook_id(assignment), upload.student,
                          {c.grade_id: c.score for c in result.cells}, digest=result.digest,
                          reason=result.reason, **options)
-
-
-def _check_cluster(executor: GradingExecutor) -> None:
-    """A Dask client that lost its scheduler grades nothing more (what it ran was cancelled): replace it."""
-    if isinstance(executor, DaskExecutor) and not executor.connected:
-        raise ClusterLost(LOST)
-
-
-def _cluster_failed(executor: GradingExecutor, exc: BaseException) -> bool:
-    """Whether ``exc`` says the Dask cluster went away (not that this upload or the course is at fault)."""
-    if not isinstance(executor, DaskExecutor):
-        return False
-    from distributed.comm.core import CommClosedError  # a DaskExecutor exists: distributed is installed
-
-    return isinstance(exc, CommClosedError | ConnectionError | TimeoutError) or not executor.connected
 
 
 def _write_synced(path: Path, text: str) -> None:
