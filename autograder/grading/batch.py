@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from autograder.authoring.notebook import grade_cells, read
+from autograder.authoring.notebook import grade_cells, read_source
 from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
 from autograder.grading.executors import make_executor
@@ -40,7 +40,7 @@ def grade(
     started = time.perf_counter()
     assignment = load_assignment(name, root)
     for source in assignment.source_notebooks:  # a broken source fails before the batch starts
-        grade_cells(read(source), str(source))
+        grade_cells(read_source(source), str(source))
     url = db_url or gradebook.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
     if not options.scheduler:  # on a cluster, each worker has its own

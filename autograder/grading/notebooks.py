@@ -94,7 +94,7 @@ def _combine(student: str, parts: list[tuple[str, SubmissionResult]]) -> Submiss
 
 def gradebook_cells(assignment: Assignment, name: str) -> tuple[list[GradeCell], list[ManualCell]]:
     """Notebook ``name``'s autograded test cells (from the source) and hand-graded cells (from the release)."""
-    source = read(assignment.source_dir / name)
+    source = read_source(assignment.source_dir / name)
     tests = grade_cells(source, str(assignment.source_dir / name))
     if not _has_hand_graded(source):
         return tests, []
