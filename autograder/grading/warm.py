@@ -149,7 +149,7 @@ class WarmPool:
         """Top the idle list up by one container, if it is short and the pool is open."""
         with self._lock:
             spec = self._spec
-            if self._closed or spec is None or len(self._idle) >= min(self.slots, self._short()):
+            if self._closed or spec is None or len(self._idle) >= self._room():
                 return
         try:
             warm = self._start(spec)
@@ -161,9 +161,9 @@ class WarmPool:
             else:
                 self._idle.append(warm)
 
-    def _short(self) -> int:
+    def _room(self) -> int:
         """How many containers may wait (caller holds the lock)."""
-        return self.slots if self._wanted is None else self._wanted
+        return self.slots if self._wanted is None else min(self.slots, self._wanted)
 
     def _take(self, spec: WarmSpec) -> _Warm:
         with self._lock:
