@@ -183,10 +183,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.gradebook()
 
 
+INSTRUCTOR = "instructor-secret-for-tests"
+"""The instructor's sign-in token in the settings `settings_for` makes."""
+
+
 def settings_for(course: Path, db_url: str, **options: object) -> ServiceSettings:
     """Service settings for a test course (instructor token fixed, state under the course)."""
     return make_settings(course, db_url=db_url, state_dir=course / ".autograder",
-                         **{"instructor_token": "instructor-secret-for-tests", **options})
+                         **{"instructor_token": INSTRUCTOR, **options})
 
 
 def start_server(course: Path, db_url: str, port: int, sandbox: str) -> subprocess.Popen[bytes]:

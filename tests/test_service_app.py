@@ -19,6 +19,7 @@ from autograder.service.roster import import_roster, revoke
 from autograder.service.settings import ServiceSettings, secret_key
 from tests.service_helpers import (
     DATABASES,
+    INSTRUCTOR,
     NAME,
     TestClient,
     csrf_of,
@@ -31,8 +32,6 @@ from tests.service_helpers import (
     token_for,
     write_roster,
 )
-
-INSTRUCTOR = "instructor-secret-for-tests"
 
 
 @pytest.fixture(params=DATABASES)

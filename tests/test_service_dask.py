@@ -15,6 +15,7 @@ from autograder.bench.cluster import LocalDask, local_dask
 from autograder.service.app import create_app
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
+    INSTRUCTOR,
     NAME,
     TestClient,
     free_port,
@@ -33,7 +34,6 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.container
 
 STUDENTS = ["ada", "bob", "cy"]
-INSTRUCTOR = "instructor-secret-for-tests"
 
 
 def _graded_here(cluster: LocalDask) -> dict[str, int]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +16,7 @@ from autograder.service.db import engine_for, uploads
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
     DATABASES,
+    INSTRUCTOR,
     NAME,
     TestClient,
     database_url,
@@ -21,6 +25,7 @@ from tests.service_helpers import (
     postgres,  # noqa: F401  (the session's PostgreSQL server)
     settings_for,
     sign_in,
+    sqlite_gradebook,
     token_for,
     wait_done,
     write_roster,
@@ -66,7 +71,7 @@ def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path,
         assert f"/uploads/{first}/feedback" in history and f"/uploads/{second}/feedback" in history
         assert "<b>14.25</b> / 20" in client.get("/").text  # best, not last
 
-        sign_in(client, "instructor-secret-for-tests")
+        sign_in(client, INSTRUCTOR)
         csrf = client.get("/instructor").text.split('name="csrf-token" content="')[1].split('"')[0]
         assert client.post(f"/instructor/a/{NAME}/students/bob/regrade", data={"csrf": csrf}).status_code == 200
         assert wait_done(client, first)["score"] == 14.25
@@ -101,3 +106,37 @@ def test_last_upload_counts_even_when_worse(tmp_path: Path, db_url: str, sandbox
         assert gb.find_submission(NAME, "eve").score == 0.0
     finally:
         gb.close()
+
+
+def test_a_runner_that_fails_unexpectedly_starts_again_and_grades_what_waited(
+        tmp_path: Path, sandbox_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.service import runner
+
+    course = make_course(tmp_path / "course")
+    settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name)
+    import_roster(write_roster(course, ["fay"]), settings)
+    mended, tries = threading.Event(), []
+    real = runner.sync_assignments
+
+    def failing(gb: Any, assignments: Any) -> Any:  # e.g. CPython 3.11.7's AST counter disturbed by another thread
+        tries.append(time.monotonic())
+        if not mended.is_set():
+            raise SystemError("AST constructor recursion depth mismatch (before=30, after=122)")
+        return real(gb, assignments)
+
+    monkeypatch.setattr(runner, "sync_assignments", failing)
+    with TestClient(create_app(settings)) as client:
+        upload = _upload(client, sign_in(client, token_for(settings, "fay")), notebook_bytes(course))
+        sign_in(client, INSTRUCTOR)
+        deadline = time.monotonic() + 60
+        while len(tries) < 2 and time.monotonic() < deadline:  # it tried again rather than stopping
+            time.sleep(0.1)
+        page = client.get("/instructor").text
+        assert "Grading failed: SystemError: AST constructor recursion depth mismatch" in page
+        assert "uploads wait in the queue" in page
+        assert client.get(f"/uploads/{upload}/status").json()["status"] == "queued"
+        mended.set()
+        state = wait_done(client, upload)
+        assert (state["status"], state["score"]) == ("done", 20.0), state
+        assert "Grading failed" not in client.get("/instructor").text
+    assert len(tries) >= 3 and tries[2] - tries[1] >= 1.5  # waits longer after each failure (1 s, then 2 s)

@@ -19,6 +19,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from autograder.errors import UserError
+from autograder.pysource import parse
 from autograder.results import SubmissionResult
 
 CORPUS_FILE = "mistakes.toml"
@@ -135,7 +136,7 @@ def load_mistakes(source_dir: Path) -> list[Mistake]:
 
 def _functions(source: str) -> dict[str, ast.FunctionDef]:
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return {}
     return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -158,7 +159,7 @@ def apply(mistake: Mistake, solution: NotebookNode, *, where: str = "") -> Noteb
     where = where or f"mistake {mistake.id}"
     nb = copy.deepcopy(solution)
     if mistake.replace:
-        tree = ast.parse(mistake.replace)
+        tree = parse(mistake.replace)
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
                 raise MistakeError(f"{where}: `replace` may hold only function definitions")

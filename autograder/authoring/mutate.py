@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from nbformat import NotebookNode
 
 from autograder.authoring.notebook import SOLUTION_BEGIN, SOLUTION_END
+from autograder.pysource import parse
 
 _SWAP_OPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.MatMult: ast.Mult,
@@ -124,7 +125,7 @@ def mutants(nb: NotebookNode, *, limit: int = 40, seed: int = 0) -> Iterator[Mut
         if cell.cell_type != "code" or not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             continue
         try:
-            tree = ast.parse(cell.source)
+            tree = parse(cell.source)
         except SyntaxError:
             continue
         sites = _Sites(_region_lines(cell.source))
@@ -158,7 +159,7 @@ def zero_returns(nb: NotebookNode) -> NotebookNode:
     for cell in variant.cells:
         if cell.cell_type != "code" or not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             continue
-        tree = ast.parse(cell.source)
+        tree = parse(cell.source)
         sites = _Sites(_region_lines(cell.source))
         sites.visit(tree)
         for kind, line, col in sites.sites:

@@ -15,6 +15,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.errors import UserError
+from autograder.pysource import parse
 
 SKIP_TAG = "skip-in-grading"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -116,7 +117,7 @@ def is_skipped(cell: NotebookNode) -> bool:
 
 def _test_functions(source: str, where: str) -> list[str]:
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as exc:
         raise NotebookError(f"{where}: test code does not parse: line {exc.lineno}: {exc.msg}") from exc
     return [

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autograder.authoring.notebook import HIDDEN_BEGIN, HIDDEN_END, GradeCell
+from autograder.pysource import parse
 from autograder.results import CellScore, CheckResult
 
 MESSAGE_LIMIT = 1000
@@ -180,7 +181,7 @@ def _failure(exc: BaseException, cell: GradeCell, filename: str) -> str:
 def _run(cell: GradeCell, namespace: StudentGlobals) -> tuple[float, str]:
     """Execute one cell; (share of its points, failure message or '')."""
     filename = f"<test cell {cell.grade_id}>"
-    tree = ast.parse(cell.source, filename)
+    tree = parse(cell.source, filename)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     assert last is None or isinstance(last, ast.Expr)
     try:

@@ -41,7 +41,8 @@ LOST = "the connection to it was lost"
 """Why grading waits after the Dask client lost its scheduler (the instructor's page shows it)."""
 
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
-"""Seconds between tries to reach a lost Dask scheduler: doubling from the first, never more than the most."""
+"""Seconds between tries to reach a lost Dask scheduler, or to start grading again after an unexpected error:
+doubling from the first, never more than the most."""
 
 
 def feedback_path(state_dir: Path, upload: queue.Upload) -> Path:
@@ -81,7 +82,7 @@ class Runner:
         self.assignments = assignments
         self.options = GradeOptions(sandbox=settings.sandbox, jobs=settings.jobs, data_dir=settings.data_dir)
         self.error: str | None = None
-        """Why the runner stopped, if it failed (shown on the instructor's pages)."""
+        """Why grading last failed, until it runs again (shown on the instructor's pages)."""
         self.waiting: str | None = None
         """What grading waits for while the Dask cluster is away (shown on the instructor's pages)."""
         self._stubs: dict[tuple[str, str, str], str] = {}
@@ -104,11 +105,17 @@ class Runner:
         self._thread.join(timeout)
 
     def _main(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # shown to the instructor; uploads stay queued for the next start
-            log.exception("the grading runner stopped")
-            self.error = f"{type(exc).__name__}: {exc}"
+        delay = RETRY_FIRST
+        while not self._stop.is_set():
+            try:
+                self._loop()
+            except Exception as exc:  # shown to the instructor; uploads stay queued and are graded after it
+                if self.error is None:  # it had been grading since the last failure
+                    delay = RETRY_FIRST
+                log.exception("grading failed; it starts again in %.0f s", delay)
+                self.error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(delay)
+                delay = min(2 * delay, RETRY_MAX)
 
     def _loop(self) -> None:
         sweep()
@@ -128,7 +135,7 @@ class Runner:
                         if self.settings.scheduler:
                             log.log(logging.WARNING if self.waiting else logging.INFO, "grading on the Dask "
                                     "scheduler at %s (%d worker threads)", self.settings.scheduler, executor.jobs)
-                        self.waiting, delay = None, RETRY_FIRST
+                        self.waiting, self.error, delay = None, None, RETRY_FIRST
                         self._serve(gb, executor)
                 except (ClusterError, ClusterLost) as exc:
                     if not self.settings.scheduler:
