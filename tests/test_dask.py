@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +54,32 @@ def test_course_bundle_is_named_by_its_content_and_unpacked_once(tiny: Path, tmp
     assert (root / "source" / "tiny" / "tiny.ipynb").stat().st_mtime_ns == stamp  # cached, not rewritten
     (assignment.source_dir / "tiny.ipynb").write_text((assignment.source_dir / "tiny.ipynb").read_text() + " ")
     assert CourseBundle.of(assignment).digest != bundle.digest
+
+
+def test_course_folders_no_task_used_for_weeks_are_pruned_when_another_is_unpacked(tiny: Path,
+                                                                                     tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bundle = CourseBundle.of(load_assignment("tiny", tiny))
+    weeks_ago, two_days_ago = time.time() - 30 * 86400, time.time() - 2 * 86400
+
+    def folder(name: str, when: float) -> Path:
+        (cache / name / "source").mkdir(parents=True)
+        os.utime(cache / name, (when, when))
+        return cache / name
+
+    stale, recent = folder("a" * 64, weeks_ago), folder("b" * 64, two_days_ago)
+    half_done, unpacking = folder(".0123456789ab-x1", two_days_ago), folder(".0123456789ab-x2", time.time())
+    unknown = folder("notes", weeks_ago)  # not ours: left alone
+    in_use = bundle.unpack(cache)
+    os.utime(in_use, (weeks_ago, weeks_ago))
+    assert bundle.unpack(cache) == in_use  # a task used it: it counts as recent again
+    assert time.time() - in_use.stat().st_mtime < 60
+
+    other = dataclasses.replace(bundle, digest="c" * 64)
+    other.unpack(cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        p.name for p in (recent, unpacking, unknown, in_use, cache / other.digest))
+    assert not stale.exists() and not half_done.exists()
 
 
 def test_only_the_graded_files_travel_and_come_back_at_the_same_places(tiny: Path, tmp_path: Path) -> None:

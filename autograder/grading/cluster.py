@@ -11,6 +11,7 @@ trusted side, and student values only ever travel as channel data inside it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -19,6 +20,7 @@ import socket
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ __all__ = ["ClusterError", "CourseBundle", "DaskExecutor", "SubmissionFiles", "c
 
 CACHE_ENV = "AUTOGRADER_CACHE_DIR"
 """Where a worker keeps unpacked course folders (default: ~/.cache/autograder)."""
+KEEP_DAYS = 14
+"""An unpacked course folder no task used for this many days is removed when another is unpacked."""
+_DAY = 86400.0
 
 
 class ClusterError(UserError):
@@ -74,8 +79,11 @@ class CourseBundle:
         base = cache or Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autograder") / "courses"
         root = base / self.digest
         if (root / "source" / self.name).is_dir():
+            with contextlib.suppress(OSError):
+                os.utime(root)  # in use: kept by the pruning below
             return root
         base.mkdir(parents=True, exist_ok=True)
+        prune_courses(base)
         partial = Path(tempfile.mkdtemp(prefix=f".{self.digest[:12]}-", dir=base))
         with tarfile.open(fileobj=io.BytesIO(self.archive)) as tar:
             tar.extractall(partial, filter="data")
@@ -86,6 +94,25 @@ class CourseBundle:
 
             shutil.rmtree(partial, ignore_errors=True)  # the other one won
         return root
+
+
+def prune_courses(base: Path, keep_days: float = KEEP_DAYS) -> list[Path]:
+    """Remove the course folders under ``base`` that no task used for ``keep_days`` (a new version of
+    an assignment is a new folder: without this the cache grows with every edit), and unpacks that a
+    killed task left half done a day ago; returns what was removed."""
+    import shutil
+
+    now, removed = time.time(), []
+    for entry in base.iterdir():
+        try:
+            age = now - entry.stat().st_mtime
+        except OSError:  # another worker removed it just now
+            continue
+        digest = len(entry.name) == 64 and all(c in "0123456789abcdef" for c in entry.name)
+        if (digest and age > keep_days * _DAY) or (entry.name.startswith(".") and age > _DAY):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 @dataclass(frozen=True)
