@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -105,4 +106,30 @@ def test_without_standby_only_expected_submissions_get_a_container(tiny: Path, s
         assert standing.waiting() == 2
     finally:
         standing.close()
+    assert _our_containers() == []
+
+
+@pytest.mark.parametrize("backend", ["runc", "bwrap"])
+def test_a_waiting_container_outlives_the_lease_whose_thread_started_it(tiny: Path, backend: str) -> None:
+    # bubblewrap's --die-with-parent kills a container when the *thread* that started it ends: a
+    # replacement started by a lease's thread died with that lease, and every next submission started cold
+    from autograder.sandbox import available_backends
+
+    if backend not in available_backends():
+        pytest.skip(f"{backend} does not work here")
+    sandbox_name = backend
+    assignment = load_assignment("tiny", tiny)
+    for student in ("a_first", "b_second", "c_third"):
+        factories.submission(tiny / "subs", student, solution_notebook(assignment))
+    options = GradeOptions(sandbox=sandbox_name)
+    pool = WarmPool(1, tiny)
+    try:
+        pool.prepare(assignment, options)
+        for index, sub in enumerate(discover(tiny / "subs", tiny, "tiny.ipynb")):
+            time.sleep(1.0)  # the lease before has ended, its thread with it, and its replacement waits
+            (tiny / f"work{index}").mkdir()
+            assert grade_submission(assignment, sub, options, tiny / f"work{index}", pool.ticket()).score == 4.0
+        assert pool.died_waiting == 0  # each submission found its container alive and waiting
+    finally:
+        pool.close()
     assert _our_containers() == []

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Client, Connection, Listener
 from multiprocessing.reduction import recv_handle, send_handle
@@ -88,6 +89,12 @@ class WarmPool:
         self._lock = threading.Lock()
         self._closed = False
         self._leases: list[threading.Thread] = []
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="warm-start")
+        """Starts every waiting container, and lives as long as the pool: bubblewrap's --die-with-parent
+        kills a container when the *thread* that started it ends (PR_SET_PDEATHSIG), so a container
+        started by a lease's thread died with that lease and the next submission started cold."""
+        self.died_waiting = 0
+        """Containers found dead when a submission came for them (their start-up failed, or they were killed)."""
         address = str(folder / f"warm-{uuid.uuid4().hex[:8]}.sock")
         key = os.urandom(32)
         self._listener = Listener(address if len(address) < 100 else None, "AF_UNIX", authkey=key)
@@ -110,8 +117,7 @@ class WarmPool:
             if self._wanted is None:
                 return
             self._wanted += count
-        for _ in range(count):
-            self._refill()
+        self._fill(count)
 
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
         """Start ``slots`` containers for ``assignment`` now, before any submission asks for one."""
@@ -120,8 +126,16 @@ class WarmPool:
             if spec == self._spec:
                 return  # already prepared (a Dask worker prepares before each task)
             self._retarget(spec)
-        for _ in range(self.slots):
-            self._refill()
+        self._fill(self.slots)
+
+    def _fill(self, count: int, *, wait: bool = True) -> None:
+        """Top the idle list up by ``count`` containers on the pool's own thread (see ``_starter``)."""
+        try:
+            started = [self._starter.submit(self._refill) for _ in range(count)]
+        except RuntimeError:  # the pool closed meanwhile
+            return
+        for future in started if wait else ():
+            future.result()
 
     def _retarget(self, spec: WarmSpec) -> None:
         """Containers for another assignment are of no use any more (caller holds the lock)."""
@@ -176,6 +190,7 @@ class WarmPool:
                 warm = self._idle.pop(0)
                 if warm.process.poll() is None:
                     return warm
+                self.died_waiting += 1
                 self._destroy(warm)  # it died while waiting (its start-up failed): never hand it out
         return self._start(spec)
 
@@ -207,7 +222,7 @@ class WarmPool:
                 conn.send(("ok", str(warm.staging), warm.process.container))
                 for stream in (warm.process.stdin, warm.process.stdout, warm.process.stderr):
                     send_handle(conn, stream.fileno(), 0)
-                self._refill()  # the next submission's container starts while this one is graded
+                self._fill(1, wait=False)  # the next submission's container starts while this one is graded
                 _answer(conn, warm.process)
             except (OSError, EOFError):
                 pass  # the worker died: its container goes
@@ -228,6 +243,7 @@ class WarmPool:
                 return
             self._closed = True
             idle, self._idle = self._idle, []
+        self._starter.shutdown(wait=True)  # a container it is starting now sees the pool closed and goes
         try:
             Client(self._ticket.address, authkey=self._ticket.authkey).close()  # wakes accept()
         except OSError:
