@@ -56,8 +56,14 @@ def _in_threads(parsers: list[Callable[[str], object]], rounds: int = 20) -> lis
 @pytest.mark.usefixtures("collector_runs_python")
 def test_parses_from_many_threads_never_fail_even_beside_other_libraries_parsing() -> None:
     # four threads parse as the project does; four as other libraries do (e.g. traceback's caret anchors)
-    errors = _in_threads([parse] * 4 + [ast.parse] * 4)
-    ours, theirs = sum(errors[:4], []), sum(errors[4:], [])
+    ours: list[SystemError] = []
+    theirs: list[SystemError] = []
+    for _ in range(10):  # until the race has shown itself (a round has 2-11 plain failures on 3.11.7)
+        errors = _in_threads([parse] * 4 + [ast.parse] * 4)
+        ours += sum(errors[:4], [])
+        theirs += sum(errors[4:], [])
+        if theirs or not RACY:
+            break
     assert ours == []
     if RACY:  # the setting reproduces the race: the plain parses beside ours did fail
         assert theirs and all("recursion depth mismatch" in str(e) for e in theirs)
