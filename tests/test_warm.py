@@ -33,7 +33,10 @@ def _printed(result: SubmissionResult) -> str:
     return "".join(str(o.get("text", "")) for c in result.execution.cells for o in c.outputs)
 
 
-def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: int = 1) -> list[SubmissionResult]:
+def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: int = 1,
+               pause: float = 0.0) -> tuple[list[SubmissionResult], WarmPool]:
+    """Grade each student's solution plus an extra cell through one warm pool, closed on return;
+    ``pause``: seconds before each submission (the lease before it has ended by then)."""
     assignment = load_assignment("tiny", tiny)
     for student, extra in students.items():
         nb = solution_notebook(assignment)
@@ -45,12 +48,13 @@ def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: i
     try:
         pool.prepare(assignment, options)
         for index, sub in enumerate(discover(tiny / "subs", tiny, "tiny.ipynb")):
+            time.sleep(pause)
             work = tiny / f"work{index}"
             work.mkdir()
             results.append(grade_submission(assignment, sub, options, work, pool.ticket()))
     finally:
         pool.close()
-    return results
+    return results, pool
 
 
 def _our_containers() -> list[str]:
@@ -58,7 +62,7 @@ def _our_containers() -> list[str]:
 
 
 def test_no_state_crosses_from_one_submission_to_the_next(tiny: Path, sandbox_name: str) -> None:
-    first, second = _grade_all(tiny, sandbox_name, {"a_first": PROBE, "b_second": PROBE})
+    (first, second), _ = _grade_all(tiny, sandbox_name, {"a_first": PROBE, "b_second": PROBE})
     assert first.score == second.score == 4.0
     # each saw a fresh /tmp, a fresh working folder and fresh globals, though the second container
     # was started (and waited) while the first one was being graded
@@ -69,7 +73,7 @@ def test_no_state_crosses_from_one_submission_to_the_next(tiny: Path, sandbox_na
 
 
 def test_exit_code_of_a_leased_container_reaches_the_grader(tiny: Path, sandbox_name: str) -> None:
-    (result,) = _grade_all(tiny, sandbox_name, {"quitter": "import os\nos._exit(3)"})
+    (result,), _ = _grade_all(tiny, sandbox_name, {"quitter": "import os\nos._exit(3)"})
     assert result.score == 0.0
     assert result.reason is not None and "exited with code 3" in result.reason
 
@@ -117,19 +121,7 @@ def test_a_waiting_container_outlives_the_lease_whose_thread_started_it(tiny: Pa
 
     if backend not in available_backends():
         pytest.skip(f"{backend} does not work here")
-    sandbox_name = backend
-    assignment = load_assignment("tiny", tiny)
-    for student in ("a_first", "b_second", "c_third"):
-        factories.submission(tiny / "subs", student, solution_notebook(assignment))
-    options = GradeOptions(sandbox=sandbox_name)
-    pool = WarmPool(1, tiny)
-    try:
-        pool.prepare(assignment, options)
-        for index, sub in enumerate(discover(tiny / "subs", tiny, "tiny.ipynb")):
-            time.sleep(1.0)  # the lease before has ended, its thread with it, and its replacement waits
-            (tiny / f"work{index}").mkdir()
-            assert grade_submission(assignment, sub, options, tiny / f"work{index}", pool.ticket()).score == 4.0
-        assert pool.died_waiting == 0  # each submission found its container alive and waiting
-    finally:
-        pool.close()
+    results, pool = _grade_all(tiny, backend, {"a_first": "", "b_second": "", "c_third": ""}, pause=1.0)
+    assert [r.score for r in results] == [4.0, 4.0, 4.0]
+    assert pool.died_waiting == 0  # each submission found its container alive and waiting
     assert _our_containers() == []

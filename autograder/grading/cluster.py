@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import shutil
 import socket
 import tarfile
 import tempfile
@@ -90,8 +91,6 @@ class CourseBundle:
         try:
             partial.rename(root)  # atomic: two tasks unpacking at once leave one complete copy
         except OSError:
-            import shutil
-
             shutil.rmtree(partial, ignore_errors=True)  # the other one won
         return root
 
@@ -100,8 +99,6 @@ def prune_courses(base: Path, keep_days: float = KEEP_DAYS) -> list[Path]:
     """Remove the course folders under ``base`` that no task used for ``keep_days`` (a new version of
     an assignment is a new folder: without this the cache grows with every edit), and unpacks that a
     killed task left half done a day ago; returns what was removed."""
-    import shutil
-
     now, removed = time.time(), []
     for entry in base.iterdir():
         try:

@@ -45,6 +45,11 @@ RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 doubling from the first, never more than the most."""
 
 
+def _longer(delay: float) -> float:
+    """The wait after one more failed try (see RETRY_FIRST, RETRY_MAX)."""
+    return min(2 * delay, RETRY_MAX)
+
+
 def feedback_path(state_dir: Path, upload: queue.Upload) -> Path:
     """Where an upload's feedback page is kept."""
     return state_dir / "feedback" / upload.assignment / f"{upload.id}.html"
@@ -115,7 +120,7 @@ class Runner:
                 log.exception("grading failed; it starts again in %.0f s", delay)
                 self.error = f"{type(exc).__name__}: {exc}"
                 self._stop.wait(delay)
-                delay = min(2 * delay, RETRY_MAX)
+                delay = _longer(delay)
 
     def _loop(self) -> None:
         sweep()
@@ -141,7 +146,7 @@ class Runner:
                     if not self.settings.scheduler:
                         raise
                     self._wait_for_cluster(exc, delay)
-                    delay = min(2 * delay, RETRY_MAX)
+                    delay = _longer(delay)
 
     def _executor(self, run: Path) -> GradingExecutor:
         executor = make_executor(self.settings.jobs, self.settings.scheduler, run=run)
