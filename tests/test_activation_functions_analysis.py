@@ -10,7 +10,8 @@ import pytest
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.tensorflow]

@@ -10,7 +10,8 @@ from autograder.authoring.assign import solution_notebook
 from autograder.authoring.notebook import GradeCell, write
 from autograder.config import load_assignment
 from autograder.grading.asserts import Remote, StudentGlobals, run_assert_cells
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from tests import factories
 
 

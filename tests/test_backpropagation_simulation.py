@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from autograder.authoring.assign import release_notebook, solution_notebook
-from autograder.authoring.mutate import zero_returns
 from autograder.authoring.notebook import write
+from autograder.checking.examples import MONKEYPATCH
+from autograder.checking.mutate import zero_returns
 from autograder.config import load_assignment
-from autograder.examples import MONKEYPATCH
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from tests import factories
 from tests.conftest import ROOT
 

@@ -15,7 +15,8 @@ import pytest
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.authoring.notebook import write
 from autograder.config import load_assignment
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.tensorflow]
@@ -102,7 +103,7 @@ def test_reference_training_earns_full_marks(tmp_path: Path, data_dir: Path) -> 
     """The full reference training, as documented (CI's slow step; about 10 minutes on 2 cores)."""
     out = tmp_path / "reference"
     env = {**os.environ, "AUTOGRADER_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "autograder.reference", "train", NAME, "--seed", "0",
+    done = subprocess.run([sys.executable, "-m", "autograder.checking.reference", "train", NAME, "--seed", "0",
                            "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads(done.stdout[done.stdout.index("{"):])

@@ -40,7 +40,7 @@ def _one_error_line(output: str) -> str:
 
 @pytest.mark.parametrize("command", [["validate", "nope"], ["export", "nope"], ["examples", "nope", "out"]])
 def test_unknown_assignment_is_one_line_in_every_command(command: list[str], tiny: Path, tmp_path: Path) -> None:
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     db = tmp_path / "gb.db"
     with open_gradebook(f"sqlite:///{db}") as gb:
@@ -81,7 +81,7 @@ def test_every_expected_error_type_is_a_user_error() -> None:
     from autograder.authoring.notebook import NotebookError
     from autograder.config import ConfigError
     from autograder.errors import UserError
-    from autograder.gradebook import GradebookError
+    from autograder.gradebook.store import GradebookError
     from autograder.grading.submissions import SubmissionError
     from autograder.sandbox import SandboxError
 

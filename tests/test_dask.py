@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradebook
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.bench.cluster import LocalDask, local_dask
 from autograder.config import AssignmentConfig, load_assignment
-from autograder.grading.batch import GradeOptions, grade
+from autograder.gradebook import store
+from autograder.grading.batch import grade
 from autograder.grading.cluster import ClusterError, CourseBundle, DaskExecutor, SubmissionFiles
 from autograder.grading.executors import make_executor
+from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, as_completed
 from autograder.grading.submissions import Submission, discover
 from autograder.results import SubmissionResult
@@ -122,7 +123,7 @@ def test_cluster_grades_as_this_machine_does_and_the_client_records(cluster: Loc
     batch = grade("tiny", subs, root=tiny, db_url=url, feedback_dir=tiny / "pages", options=options)
     assert {r.student_id: r.score for r in batch.results} == {"ada": 4.0, "bob": 4.0, "cy": 0.0}
     assert all(r.phases for r in batch.results)  # graded by a worker process, not shortcut on the client
-    stored = gradebook.peek_stored(url, "tiny")
+    stored = store.peek_stored(url, "tiny")
     assert {s: v.score for s, v in stored.items()} == {"ada": 4.0, "bob": 4.0, "cy": 0.0}
     assert sorted(p.name for p in (tiny / "pages").glob("*.html")) == ["ada.html", "bob.html", "cy.html"]
 
@@ -143,7 +144,7 @@ def test_a_worker_killed_mid_batch_leaves_one_result_per_student(cluster: LocalD
     batch = grade("tiny", subs, root=tiny, db_url=url, options=options, on_result=kill_one)
     assert sorted(r.student_id for r in batch.results) == students
     assert all(r.score == 4.0 and r.reason is None for r in batch.results), [r.reason for r in batch.results]
-    assert sorted(gradebook.peek_stored(url, "tiny")) == students
+    assert sorted(store.peek_stored(url, "tiny")) == students
     assert len(cluster.worker_pids()) == 1
 
 
@@ -180,7 +181,7 @@ def test_losing_the_scheduler_ends_the_batch_and_keeps_what_was_graded(tiny: Pat
         options = GradeOptions(sandbox=sandbox_name, scheduler=small.address)
         with pytest.raises(ClusterLost, match="lost the Dask scheduler .* graded before that are recorded"):
             grade("tiny", subs, root=tiny, db_url=url, options=options, on_result=lose_scheduler)
-    assert 1 <= len(gradebook.peek_stored(url, "tiny")) < 5
+    assert 1 <= len(store.peek_stored(url, "tiny")) < 5
 
 
 def test_make_executor_with_a_scheduler_is_the_dask_executor(cluster: LocalDask, tiny: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from autograder.cli import main
-from autograder.gradebook import peek_stored
+from autograder.gradebook.store import peek_stored
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "backpropagation_simulation"

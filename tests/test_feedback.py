@@ -9,7 +9,7 @@ import pytest
 
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
-from autograder.feedback import MAX_IMAGES, render, write_page
+from autograder.gradebook.feedback import MAX_IMAGES, render, write_page
 from autograder.results import CellRecord, CellScore, CheckResult, ExecutionReport, SubmissionResult
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

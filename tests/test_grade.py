@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.checking.examples import MONKEYPATCH
 from autograder.config import load_assignment
-from autograder.examples import MONKEYPATCH
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from autograder.results import BatchResult
 from tests import factories
 
@@ -178,7 +179,7 @@ def test_zip_of_submissions_and_csv_export(tiny: Path, sandbox_name: str) -> Non
     import csv
     import zipfile
 
-    from autograder.gradebook import export_csv
+    from autograder.gradebook.store import export_csv
 
     subs = tiny / "subs"
     factories.submission(subs, "alice", _variant(tiny))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from autograder.authoring.notebook import GradeCell
-from autograder.gradebook import StoredResult, export_csv, open_gradebook, peek_stored, record, sync_assignment
+from autograder.gradebook.store import StoredResult, export_csv, open_gradebook, peek_stored, record, sync_assignment
 
 CELLS = [
     GradeCell("test-add", 2.0, "def test_a(student): pass", ("test_a",), ()),
@@ -144,7 +144,7 @@ def test_export_csv_holds_one_row_per_student_with_nbgraders_columns(url: str, t
 
 
 def test_export_refuses_a_missing_gradebook_or_an_unknown_assignment(url: str, tmp_path: Path) -> None:
-    from autograder.gradebook import GradebookError
+    from autograder.gradebook.store import GradebookError
 
     typo = tmp_path / "gradeboook.db"
     with pytest.raises(GradebookError, match="no gradebook at"):

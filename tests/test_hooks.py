@@ -14,7 +14,8 @@ import pytest
 from autograder.authoring.assign import solution_notebook
 from autograder.config import load_assignment
 from autograder.grading import hooks
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from autograder.results import ExecutionReport, SubmissionResult
 from tests import factories
 

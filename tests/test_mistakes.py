@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from nbformat import NotebookNode
 
-from autograder.authoring import mistakes as corpus
 from autograder.authoring.assign import solution_notebook
 from autograder.authoring.notebook import SKIP_TAG, grade_cells, read, strip_hidden_source, write
+from autograder.checking import mistakes as corpus
+from autograder.checking.examples import copy_artifacts
 from autograder.config import Assignment, load_assignment
-from autograder.examples import copy_artifacts
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from autograder.results import SubmissionResult
 from autograder.student.checks import LocalStudent
 from tests import factories
@@ -234,7 +235,7 @@ def test_validate_grades_the_corpus_and_fails_on_an_unmet_expectation(tiny: Path
     from rich.console import Console
 
     from autograder.authoring.assign import assign
-    from autograder.authoring.validate import validate
+    from autograder.checking.validate import validate
 
     (tiny / "source" / "tiny" / corpus.CORPUS_FILE).write_text(TINY_CORPUS, encoding="utf-8")
     (tiny / "fixtures").mkdir()  # the solution then runs without its training cell, as in test_validate

@@ -8,7 +8,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from autograder.authoring.mutate import Mutant, mutants, zero_returns
+from autograder.checking.mutate import Mutant, mutants, zero_returns
 from tests import factories
 
 LINEAR = '''import numpy as np

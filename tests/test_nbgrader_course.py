@@ -14,11 +14,12 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from autograder import manual
 from autograder.cli import main
 from autograder.config import list_assignments, load_assignment
-from autograder.gradebook import export_csv
-from autograder.grading.batch import GradeOptions, grade
+from autograder.gradebook import handgrading
+from autograder.gradebook.store import export_csv
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from autograder.results import BatchResult
 from tests import nbcourse
 
@@ -139,7 +140,7 @@ def test_hand_graded_answers_await_a_grade_and_show_in_the_export(graded: Graded
     copy = graded.root / "handgraded.db"  # the other tests read the gradebook as grading left it
     shutil.copyfile(graded.ours_db, copy)
     url = f"sqlite:///{copy}"
-    waiting = {(i.student, i.notebook, i.grade_id): i for i in manual.pending(url, nbcourse.ASSIGNMENT)}
+    waiting = {(i.student, i.notebook, i.grade_id): i for i in handgrading.pending(url, nbcourse.ASSIGNMENT)}
     assert sorted(waiting) == [("ada", "part1", "task_plot"), ("ada", "part2", "longest"),
                                ("bob", "part1", "task_plot")]  # bob's blank answers: 0, "No response."
     assert waiting[("ada", "part2", "longest")].answer == nbcourse.GOOD["part2.ipynb"]["longest"]
@@ -152,7 +153,7 @@ def test_hand_graded_answers_await_a_grade_and_show_in_the_export(graded: Graded
     entered = CliRunner().invoke(main, ["handgrade", "set", nbcourse.ASSIGNMENT, "ada", "part2", "longest", "1",
                                         "--comment", "Nice.", "--db", url, "--course", str(graded.root)])
     assert entered.exit_code == 0, entered.output
-    (item,) = [i for i in manual.pending(url, nbcourse.ASSIGNMENT, include_graded=True) if i.grade_id == "longest"
+    (item,) = [i for i in handgrading.pending(url, nbcourse.ASSIGNMENT, include_graded=True) if i.grade_id == "longest"
                and i.student == "ada"]
     assert (item.manual_score, item.comment, item.needs_manual_grade) == (1.0, "Nice.", False)
     assert "Nice." in page.read_text() and "awaiting a grade" in page.read_text()  # redrawn; the task still waits

@@ -11,9 +11,9 @@ import pytest
 from autograder.authoring.assign import solution_notebook
 from autograder.config import load_assignment
 from autograder.grading.executors import make_executor
+from autograder.grading.options import GradeOptions
 from autograder.grading.pool import PRELOAD, LocalExecutor, _settle, as_completed, preload
 from autograder.grading.submissions import Submission, discover
-from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
 from tests import factories
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import pysource
-from autograder.pysource import parse
+from autograder.authoring import pysource
+from autograder.authoring.pysource import parse
 
 SOURCE = Path(pysource.__file__).with_name("gradebook.py").read_text(encoding="utf-8")
 RACY = sys.version_info[:3] < (3, 11, 8)

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from autograder.datasets import data_dir as resolve_data_dir
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from tests.conftest import ROOT
 from tests.redteam import artifacts, corpus
 from tests.redteam.corpus import Case

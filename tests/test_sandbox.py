@@ -225,8 +225,8 @@ print(json.dumps(found))
 def test_only_the_kernel_checks_and_datasets_are_importable_inside(box: Sandbox) -> None:
     visible = ["autograder", "autograder.channel.kernel", "autograder.channel.wire", "autograder.student.checks",
                "autograder.student.audit", "autograder.datasets.mnist", "autograder.datasets.petimages"]
-    hidden = ["autograder.grading", "autograder.grading.harness", "autograder.gradebook", "autograder.config",
-              "autograder.sandbox", "autograder.authoring", "autograder.feedback", "autograder.cli"]
+    hidden = ["autograder.grading", "autograder.grading.harness", "autograder.gradebook.store", "autograder.config",
+              "autograder.sandbox", "autograder.authoring", "autograder.gradebook.feedback", "autograder.cli"]
     found = _last_json(_run(box, IMPORTS, env={"PROBE_MODULES": json.dumps(visible + hidden)}, timeout=120))
     assert {name: found[name] for name in visible} == dict.fromkeys(visible, "ok")
     assert {name: found[name] for name in hidden} == dict.fromkeys(hidden, "ModuleNotFoundError")

@@ -207,19 +207,19 @@ def test_requests_per_minute_are_limited_per_person(course: Path, db_url: str) -
 
 
 def test_hand_grading_page_enters_grades_through_autograder_manual(settings: ServiceSettings) -> None:
-    from autograder import gradebook, manual
     from autograder.authoring.handgraded import ManualCell
     from autograder.authoring.notebook import GradeCell
+    from autograder.gradebook import handgrading, store
     from autograder.results import HandGraded
 
     nb = "backpropagation_simulation"
     with TestClient(create_app(settings)) as teacher, _client(settings) as student:
-        with gradebook.open_gradebook(settings.db_url) as gb:  # a written answer, as grading records one
-            gradebook.sync_assignment(gb, NAME, nb, [GradeCell("test-init", 2.0, "", ("t",), ())],
+        with store.open_gradebook(settings.db_url) as gb:  # a written answer, as grading records one
+            store.sync_assignment(gb, NAME, nb, [GradeCell("test-init", 2.0, "", ("t",), ())],
                                       [ManualCell("why", "markdown", 3.0, "why", "YOUR ANSWER HERE")])
             answer = HandGraded(nb, "why", "markdown", 3.0, "Because <b>gradients</b> flow back.", False)
-            gradebook.record(gb, NAME, nb, "alice", {"test-init": 2.0}, digest="d", reason=None,
-                             notebooks=[gradebook.NotebookGrades(nb, {"test-init": 2.0}, (answer,))])
+            store.record(gb, NAME, nb, "alice", {"test-init": 2.0}, digest="d", reason=None,
+                             notebooks=[store.NotebookGrades(nb, {"test-init": 2.0}, (answer,))])
         sign_in(student, token_for(settings, "bob"))
         assert student.get(f"/instructor/a/{NAME}/manual").status_code == 403
         csrf = sign_in(teacher, INSTRUCTOR)
@@ -232,7 +232,7 @@ def test_hand_grading_page_enters_grades_through_autograder_manual(settings: Ser
         done = teacher.post(f"/instructor/a/{NAME}/manual", data={**form, "csrf": csrf}, follow_redirects=False)
         assert done.status_code == 303
         assert "gradients" not in teacher.get(f"/instructor/a/{NAME}/manual").text  # no longer awaiting
-    graded = [i for i in manual.pending(settings.db_url, NAME, include_graded=True) if i.grade_id == "why"]
+    graded = [i for i in handgrading.pending(settings.db_url, NAME, include_graded=True) if i.grade_id == "why"]
     assert [(i.student, i.manual_score, i.comment) for i in graded] == [("alice", 2.5, "good")]
 
 

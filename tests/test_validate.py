@@ -8,8 +8,8 @@ import pytest
 
 from autograder.authoring.assign import assign
 from autograder.authoring.notebook import read, write
-from autograder.authoring.validate import Report, validate
-from autograder.grading.batch import GradeOptions
+from autograder.checking.validate import Report, validate
+from autograder.grading.options import GradeOptions
 
 pytestmark = pytest.mark.container
 

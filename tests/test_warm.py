@@ -9,9 +9,10 @@ import pytest
 
 from autograder.authoring.assign import solution_notebook
 from autograder.config import Limits, load_assignment
+from autograder.grading.options import GradeOptions
 from autograder.grading.submissions import discover
 from autograder.grading.warm import WarmPool, WarmSpec, lease
-from autograder.grading.worker import GradeOptions, grade_submission
+from autograder.grading.worker import grade_submission
 from autograder.results import SubmissionResult
 from autograder.sandbox import RUNC_ROOT, SandboxError
 from autograder.sandbox.owners import owner_tag

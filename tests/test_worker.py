@@ -11,8 +11,9 @@ import pytest
 
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.config import Assignment, load_assignment
+from autograder.grading.options import GradeOptions
 from autograder.grading.submissions import Submission, file_digest
-from autograder.grading.worker import GradeOptions, grade_submission, skip_ids
+from autograder.grading.worker import grade_submission, skip_ids
 from tests import factories
 
 LOCAL = GradeOptions(sandbox="local", jobs=1)

@@ -14,8 +14,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.authoring.pysource import parse
 from autograder.errors import UserError
-from autograder.pysource import parse
 
 SKIP_TAG = "skip-in-grading"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"

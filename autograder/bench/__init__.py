@@ -7,10 +7,10 @@ Modules: ``model`` (labels, samples, options), ``submissions`` (built from the c
 """
 
 from autograder.bench.cli import SECTIONS, bench_assignment, main, parse_args
-from autograder.bench.model import KINDS, BenchOptions, Section
 from autograder.bench.monitor import PeakMonitor
 from autograder.bench.nbgrader_adapter import nbgrader_cells
 from autograder.bench.otter_adapter import otter_test_file
+from autograder.bench.plan import KINDS, BenchOptions, Section
 from autograder.bench.submissions import baseline_notebook, build_submissions
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 A section is a named step with its own command-line options (``SECTIONS``); the throughput
 comparison with otter-grader and nbgrader is the first. To add one, write a module that builds a
-``Section`` (from :mod:`autograder.bench.model`, never from here: no import cycle) and append it to
+``Section`` (from :mod:`autograder.bench.plan`, never from here: no import cycle) and append it to
 ``SECTIONS`` here.
 """
 
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder.bench import cluster, service_load
-from autograder.bench.model import (
+from autograder.bench.monitor import PeakMonitor
+from autograder.bench.plan import (
     DEFAULT_ASSIGNMENTS,
     NBGRADER,
     OTTER,
@@ -29,7 +30,6 @@ from autograder.bench.model import (
     Section,
     ToolRun,
 )
-from autograder.bench.monitor import PeakMonitor
 
 PROG = "python -m autograder.bench"
 """The program name in help texts (``autograder bench`` passes its own)."""
@@ -39,7 +39,7 @@ def bench_assignment(name: str, options: BenchOptions, work: Path, monitor: Peak
                      say: Callable[[str], None]) -> tuple[list[ToolRun], dict[str, list[float]]]:
     """Every tool on the same ``options.n`` submissions of assignment ``name``."""
     from autograder.authoring.notebook import grade_cells, read
-    from autograder.bench import nbgrader_adapter, otter_adapter, ours, profile, raw
+    from autograder.bench import nbclient_floor, nbgrader_adapter, otter_adapter, profile, this_grader
     from autograder.bench.submissions import build_submissions, ensure_artifacts
     from autograder.config import load_assignment
 
@@ -51,8 +51,8 @@ def bench_assignment(name: str, options: BenchOptions, work: Path, monitor: Peak
     notebooks = {s: subs / s / assignment.config.notebook for s in students}
     here, timeout = work / name, assignment.config.limits.notebook_timeout_s
     steps: list[tuple[str, Callable[[], ToolRun]]] = [
-        (RAW, lambda: raw.run_raw(notebooks, here, timeout=timeout, monitor=monitor)),
-        *[(f"{OURS} --jobs {jobs}", partial(ours.run_ours, assignment, subs, here, jobs=jobs,
+        (RAW, lambda: nbclient_floor.run_raw(notebooks, here, timeout=timeout, monitor=monitor)),
+        *[(f"{OURS} --jobs {jobs}", partial(this_grader.run_ours, assignment, subs, here, jobs=jobs,
                                             sandbox=options.sandbox, monitor=monitor))
           for jobs in sorted({1, options.jobs})],
     ]

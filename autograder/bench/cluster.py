@@ -198,9 +198,10 @@ def child_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     import autograder._startup  # noqa: F401  (as the CLI does)
-    from autograder.bench.ours import log_result
-    from autograder.grading.batch import GradeOptions, grade
+    from autograder.bench.this_grader import log_result
+    from autograder.grading.batch import grade
     from autograder.grading.hooks import Hooks
+    from autograder.grading.options import GradeOptions
 
     options = GradeOptions(sandbox=args.sandbox, jobs=args.jobs, force=True, scheduler=args.scheduler,
                            hooks=Hooks(recorded=partial(log_result, Path(args.log))))
@@ -213,7 +214,7 @@ def run_cluster(args: Any, console: Any) -> None:
     from autograder.authoring.notebook import grade_cells, read
     from autograder.bench import nbgrader_adapter, otter_adapter
     from autograder.bench.monitor import PeakMonitor
-    from autograder.bench.solo import solo_seconds
+    from autograder.bench.one_at_a_time import solo_seconds
     from autograder.bench.submissions import build_submissions, ensure_artifacts
     from autograder.config import course_root, load_assignment
 
@@ -304,7 +305,7 @@ def _cluster_arguments(parser: Any) -> None:
 
 def section() -> Any:
     """The ``--cluster`` section of ``autograder bench``."""
-    from autograder.bench.model import Section
+    from autograder.bench.plan import Section
 
     return Section("cluster", _cluster_arguments, run_cluster, wanted=lambda args: bool(args.cluster))
 

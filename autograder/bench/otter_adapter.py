@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.bench.model import OTTER, Sample, ToolRun
+from autograder.bench.kernel_shim import SHIM
 from autograder.bench.monitor import PeakMonitor
-from autograder.bench.shim import SHIM
+from autograder.bench.peers import tool_env, tool_path
+from autograder.bench.plan import OTTER, Sample, ToolRun
 from autograder.bench.submissions import baseline_notebook, copy_beside
-from autograder.bench.tools import tool_env, tool_path
 
 if TYPE_CHECKING:
     from autograder.authoring.notebook import GradeCell

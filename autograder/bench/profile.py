@@ -56,8 +56,9 @@ def phase_rows(result: SubmissionResult) -> dict[str, float]:
 def profile(assignment: Assignment, subs: Path, work: Path, *, count: int, sandbox: str,
             cprofile: Path | None) -> dict[str, list[float]]:
     """Phase breakdown of ``count`` submissions, each graded alone by ``grade()`` in a fresh worker."""
-    from autograder.grading.batch import GradeOptions, grade
+    from autograder.grading.batch import grade
     from autograder.grading.hooks import Hooks
+    from autograder.grading.options import GradeOptions
 
     hooks = Hooks()
     if cprofile:
@@ -79,19 +80,19 @@ def profile(assignment: Assignment, subs: Path, work: Path, *, count: int, sandb
 
 def _parent_side(assignment: Assignment, work: Path, student: str) -> dict[str, list[float]]:
     """Gradebook write and feedback page, as the batch's parent process does them after each result."""
-    from autograder import feedback, gradebook
     from autograder.authoring.notebook import grade_cells, read
+    from autograder.gradebook import feedback, store
     from autograder.results import SubmissionResult
 
     cells = grade_cells(read(assignment.source_notebook))
     notebook = Path(assignment.config.notebook).stem
     record, page = [], []
-    with gradebook.open_gradebook(f"sqlite:///{work / 'profile.db'}") as gb:
-        gradebook.sync_assignment(gb, assignment.name, notebook, cells)
+    with store.open_gradebook(f"sqlite:///{work / 'profile.db'}") as gb:
+        store.sync_assignment(gb, assignment.name, notebook, cells)
         for i in range(5):
             result = SubmissionResult(f"{student}-{i}", 0.0, 20.0, (), None)
             started = time.perf_counter()
-            gradebook.record(gb, assignment.name, notebook, result.student_id, {c.grade_id: 0.0 for c in cells},
+            store.record(gb, assignment.name, notebook, result.student_id, {c.grade_id: 0.0 for c in cells},
                              digest="0" * 64, reason=None)
             record.append(time.perf_counter() - started)
             started = time.perf_counter()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autograder.bench.model import NBGRADER, OTTER, OURS, RAW, ToolRun
+from autograder.bench.plan import NBGRADER, OTTER, OURS, RAW, ToolRun
 
 
 def _agreement(run: ToolRun, ours: ToolRun | None) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.bench.model import Section
+from autograder.bench.plan import Section
 
 TOKEN = "bench-instructor"
 """The instructor's token of the bench's server."""

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.bench.model import KINDS
+from autograder.bench.plan import KINDS
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def _kind_notebook(assignment: Assignment, kind: str, index: int) -> NotebookNode:
     from autograder.authoring.assign import release_notebook, solution_notebook
-    from autograder.authoring.mutate import mutants, zero_returns
+    from autograder.checking.mutate import mutants, zero_returns
 
     solution = solution_notebook(assignment)
     if kind == "solution":

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autograder.authoring.notebook import HIDDEN_BEGIN, HIDDEN_END, GradeCell
-from autograder.pysource import parse
+from autograder.authoring.pysource import parse
 from autograder.results import CellScore, CheckResult
 
 MESSAGE_LIMIT = 1000

@@ -14,14 +14,14 @@ from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
 from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, never_ran, record_options
+from autograder.grading.options import GradeOptions
 from autograder.grading.pool import as_completed, start_server
 from autograder.grading.submissions import Submission, SubmissionError, discover, file_digest, submitted_files
-from autograder.grading.worker import GradeOptions
 from autograder.results import BatchResult, SubmissionResult
 from autograder.sandbox import get_sandbox, sweep
 from autograder.sandbox.owners import run_folder, temporary_files_in
 
-__all__ = ["GradeOptions", "grade", "summary_rows"]
+__all__ = ["grade", "summary_rows"]
 
 
 def grade(
@@ -35,13 +35,13 @@ def grade(
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
-    from autograder import gradebook  # here, not at the top: workers need none
+    from autograder.gradebook import store  # here, not at the top: workers need none
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
     for source in assignment.source_notebooks:  # a broken source fails before the batch starts
         grade_cells(read_source(source), str(source))
-    url = db_url or gradebook.default_url(assignment.root)
+    url = db_url or store.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
     if not options.scheduler:  # on a cluster, each worker has its own
         get_sandbox(options.sandbox)  # fail before the batch if no container backend works
@@ -50,14 +50,14 @@ def grade(
         if not options.scheduler:
             start_server()  # its imports overlap finding the submissions
         found = discover(submissions, run, assignment.config.notebook, assignment=name)
-        done = gradebook.peek_stored(url, name)
+        done = store.peek_stored(url, name)
         results: list[SubmissionResult] = []
         todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
         with contextlib.ExitStack() as stack:
             # workers start before the gradebook opens: nbgrader's import (~1 s) overlaps the first containers
             futures = _submit_all(stack, assignment, todo, options, run)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
-                gb = stack.enter_context(gradebook.open_gradebook(url))
+                gb = stack.enter_context(store.open_gradebook(url))
             stubs = _sync_gradebook(gb, assignment)
             record = _recorder(gb, assignment, out_dir, stubs, options.hooks)
 
@@ -77,15 +77,15 @@ def grade(
 def _recorder(gb: Any, assignment: Assignment, out_dir: Path, stubs: dict[tuple[str, str], str],
               grading_hooks: hooks.Hooks) -> Callable[[SubmissionResult], SubmissionResult]:
     """Write one graded result: its feedback page, then its gradebook transaction; return it with timings."""
-    from autograder import feedback, gradebook, manual  # here, not at the top: workers need none
+    from autograder.gradebook import feedback, handgrading, store  # here, not at the top: workers need none
 
     def record(result: SubmissionResult) -> SubmissionResult:
         result = judge_blanks(result, stubs)
         writing = time.perf_counter()
         # page first: a grader killed in between regrades the student (no row yet) and rewrites it
-        feedback.write_page(assignment, result, out_dir, manual.preview(gb, assignment.name, result))
+        feedback.write_page(assignment, result, out_dir, handgrading.preview(gb, assignment.name, result))
         scores = {c.grade_id: c.score for c in result.cells}
-        gradebook.record(gb, assignment.name, _notebook_id(assignment), result.student_id, scores,
+        store.record(gb, assignment.name, _notebook_id(assignment), result.student_id, scores,
                          digest=result.digest, reason=result.reason, **record_options(assignment, result))
         return hooks.recorded(result, time.perf_counter() - writing, grading_hooks)
 
@@ -110,13 +110,13 @@ def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: 
 
 def _sync_gradebook(gb: Any, assignment: Assignment) -> dict[tuple[str, str], str]:
     """Make every notebook's cells (hand-graded ones too) exist; return the released hand-graded cells' text."""
-    from autograder import gradebook
+    from autograder.gradebook import store
 
     due = deadline(assignment)
     stubs: dict[tuple[str, str], str] = {}  # hand-graded cells as released, to tell blank answers
     for notebook in assignment.config.notebooks:
         tests, hand = gradebook_cells(assignment, notebook)
-        gradebook.sync_assignment(gb, assignment.name, Path(notebook).stem, tests, hand, duedate=due)
+        store.sync_assignment(gb, assignment.name, Path(notebook).stem, tests, hand, duedate=due)
         stubs |= {(Path(notebook).stem, c.grade_id): c.stub for c in hand}
     return stubs
 

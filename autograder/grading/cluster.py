@@ -30,9 +30,9 @@ from typing import Any
 
 from autograder.config import Assignment, load_assignment
 from autograder.errors import UserError
+from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, GradingExecutor, LocalExecutor, worker_died
 from autograder.grading.submissions import Submission, submitted_files
-from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
 
 __all__ = ["ClusterError", "CourseBundle", "DaskExecutor", "SubmissionFiles", "check_worker", "grade_task",

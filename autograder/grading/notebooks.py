@@ -105,7 +105,7 @@ def gradebook_cells(assignment: Assignment, name: str) -> tuple[list[GradeCell],
 
 def record_options(assignment: Assignment, result: SubmissionResult) -> dict[str, Any]:
     """What ``gradebook.record`` needs beyond one notebook's scores: every notebook, the time, lateness."""
-    from autograder.gradebook import NotebookGrades
+    from autograder.gradebook.store import NotebookGrades
 
     parts = []
     for name in assignment.config.notebooks:

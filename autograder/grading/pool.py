@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from autograder.config import Assignment
 from autograder.errors import UserError
+from autograder.grading.options import GradeOptions
 from autograder.grading.submissions import Submission
-from autograder.grading.worker import GradeOptions, grade_in_worker
+from autograder.grading.worker import grade_in_worker
 from autograder.results import SubmissionResult
 from autograder.sandbox.owners import process_folder, run_folder, temporary_files_in
 

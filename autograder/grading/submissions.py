@@ -17,7 +17,7 @@ from autograder.authoring.notebook import NotebookError, read, read_source
 from autograder.channel.kernel import CELLS_FILE
 from autograder.config import Assignment
 from autograder.errors import UserError
-from autograder.grading.cells import SourceCells, cells_to_run
+from autograder.grading.cell_selection import SourceCells, cells_to_run
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_MB = 50

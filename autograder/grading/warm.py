@@ -29,7 +29,7 @@ from autograder.sandbox import Limits, Sandbox, SandboxError, SandboxProcess, ge
 
 if TYPE_CHECKING:
     from autograder.config import Assignment
-    from autograder.grading.worker import GradeOptions
+    from autograder.grading.options import GradeOptions
 
 __all__ = ["Lease", "LeasedProcess", "Ticket", "WarmPool", "WarmSpec", "lease", "spec_for"]
 

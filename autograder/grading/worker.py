@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,13 @@ from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.grading import hooks, warm
-from autograder.grading.cellnames import error_notes, name_cells, staged_first_lines
+from autograder.grading.cell_labels import error_notes, name_cells, staged_first_lines
 from autograder.grading.harness import Student, run_tests, zero_scores
-from autograder.grading.hooks import Hooks
 from autograder.grading.notebooks import grade_notebooks
+from autograder.grading.options import GradeOptions
 from autograder.grading.submissions import Submission, file_digest, notebook_file, stage, submitted_files
 from autograder.results import CellScore, ExecutionReport, SubmissionResult
 from autograder.sandbox import get_sandbox
-
-
-@dataclass(frozen=True)
-class GradeOptions:
-    """How to grade a batch."""
-
-    sandbox: str = "auto"
-    """Container backend: auto, runc, bwrap, docker, or local (no isolation: debugging only)."""
-    jobs: int = 2
-    """Submissions graded in parallel."""
-    data_dir: Path | None = None
-    """Data directory (default: $AUTOGRADER_DATA_DIR, else ./data)."""
-    retrain: bool = False
-    """Also run cells tagged skip-in-grading (audit mode)."""
-    force: bool = False
-    """Regrade submissions whose files have not changed since they were graded."""
-    scheduler: str | None = None
-    """Dask scheduler address (tcp://HOST:PORT) to grade on a cluster; None grades on this machine."""
-    hooks: Hooks = Hooks()
-    """Phase callbacks (picklable: most run in the worker); see :mod:`autograder.grading.hooks`."""
 
 
 def skip_ids(assignment: Assignment) -> set[str]:

@@ -52,7 +52,7 @@ def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     ensure_state(settings.state_dir)
     prepare(settings.db_url)

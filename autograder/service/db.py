@@ -92,7 +92,7 @@ def prepare(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     with open_gradebook(url):
         pass

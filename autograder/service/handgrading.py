@@ -1,4 +1,4 @@
-"""The instructor's hand-grading page, on autograder.manual (nbgrader's manual_score and comments)."""
+"""The instructor's hand-grading page, on autograder.gradebook.handgrading (nbgrader's manual_score and comments)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from autograder import feedback, manual, resultjson
+from autograder.gradebook import feedback, handgrading, resultjson
 from autograder.service import queue
 from autograder.service.auth import check_csrf
 from autograder.service.context import Service
@@ -23,8 +23,8 @@ def hand_grading(request: Request, name: str, everything: int = 0) -> Response:
     who = service.guard.require(request, service.engine, instructor=True)
     assignment = service.assignment(name)
     try:
-        items = manual.pending(service.settings.db_url, name, include_graded=bool(everything))
-    except manual.ManualGradeError:
+        items = handgrading.pending(service.settings.db_url, name, include_graded=bool(everything))
+    except handgrading.ManualGradeError:
         items = []  # nothing graded yet
     return service.page(request, "manual.html", who, assignment=assignment, items=items, everything=everything)
 
@@ -41,7 +41,7 @@ async def enter_grade(request: Request, name: str) -> Response:
         score = float(fields["score"])
     except ValueError:
         raise HTTPException(400, f"score {fields['score']!r} is not a number") from None
-    await run_in_threadpool(lambda: manual.set_grade(
+    await run_in_threadpool(lambda: handgrading.set_grade(
         service.settings.db_url, name, fields["student"], fields["notebook"], fields["grade_id"],
         score=score, comment=fields["comment"] or None))
     await run_in_threadpool(_redraw, service, name, fields["student"])
@@ -56,5 +56,5 @@ def _redraw(service: Service, name: str, student: str) -> None:
     page = feedback_path(service.settings.state_dir, upload)
     result = resultjson.load(page.with_suffix(""), student)
     if result is not None:  # pages graded before results were kept stay as they are
-        hand = manual.for_student(service.settings.db_url, name, student)
+        hand = handgrading.for_student(service.settings.db_url, name, student)
         page.write_text(feedback.render(service.assignment(name), result, hand), encoding="utf-8")

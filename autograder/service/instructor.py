@@ -40,7 +40,7 @@ def overview_all(request: Request) -> Response:
 
 
 def _students(service: Service, name: str) -> list[str]:
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     with open_gradebook(service.settings.db_url) as gb:
         return sorted(s.id for s in gb.students)
@@ -76,7 +76,7 @@ def student_page(request: Request, name: str, student: str) -> Response:
 
 @router.get("/a/{name}/grades.csv")
 def export(request: Request, name: str) -> Response:
-    from autograder.gradebook import export_csv
+    from autograder.gradebook.store import export_csv
 
     service, _who = _service(request)
     service.assignment(name)

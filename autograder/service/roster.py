@@ -95,7 +95,7 @@ def read_roster(path: Path) -> list[RosterEntry]:
 
 def import_roster(path: Path, settings: ServiceSettings) -> int:
     """Add (or update) every student of the roster in the gradebook, each with a sign-in token."""
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     entries = read_roster(path)
     db_url, key = settings.db_url, secret_key(settings.state_dir)
@@ -118,7 +118,7 @@ def import_roster(path: Path, settings: ServiceSettings) -> int:
 
 def export_links(settings: ServiceSettings) -> list[SignInLink]:
     """Every student's sign-in link (at ``settings.public_url``), sorted by id."""
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     db_url, key = settings.db_url, secret_key(settings.state_dir)
     prepare(db_url)

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
 
-from autograder import feedback, gradebook, manual, resultjson
 from autograder.config import Assignment
+from autograder.gradebook import feedback, handgrading, resultjson, store
 from autograder.grading.cluster import ClusterError
 from autograder.grading.executors import make_executor
 from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
+from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, GradingExecutor, start_server
 from autograder.grading.submissions import Submission
-from autograder.grading.worker import GradeOptions
 from autograder.results import SubmissionResult
 from autograder.sandbox import sweep
 from autograder.sandbox.owners import run_folder, temporary_files_in
@@ -73,7 +73,7 @@ def sync_assignments(gb: Gradebook, assignments: dict[str, Assignment]) -> dict[
     for name, assignment in assignments.items():
         for notebook in assignment.config.notebooks:
             tests, hand = gradebook_cells(assignment, notebook)
-            gradebook.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=deadline(assignment))
+            store.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=deadline(assignment))
             stubs |= {(name, Path(notebook).stem, c.grade_id): c.stub for c in hand}
     return stubs
 
@@ -128,7 +128,7 @@ class Runner:
             run = stack.enter_context(run_folder())
             start_server()  # its imports overlap opening the gradebook
             with temporary_files_in(run):  # nbgrader may write an alembic.ini
-                gb = stack.enter_context(gradebook.open_gradebook(self.settings.db_url))
+                gb = stack.enter_context(store.open_gradebook(self.settings.db_url))
             self._stubs = sync_assignments(gb, self.assignments)
             requeued = queue.requeue_unfinished(self.engine)
             if requeued:
@@ -240,14 +240,14 @@ class Runner:
         assignment = self.assignments[upload.assignment]
         stubs = {(nb, gid): text for (a, nb, gid), text in self._stubs.items() if a == upload.assignment}
         result = judge_blanks(result, stubs)
-        hand = manual.preview(gb, upload.assignment, result)
+        hand = handgrading.preview(gb, upload.assignment, result)
         _write_synced(feedback_path(self.settings.state_dir, upload), feedback.render(assignment, result, hand))
         kept = feedback_path(self.settings.state_dir, upload).with_suffix("")  # the result, to redraw the page
         kept.mkdir(parents=True, exist_ok=True)
         resultjson.save(result, kept)
         failed = bool(result.reason and result.reason.startswith(INTERNAL))
         policy = assignment.config.policy
-        # as nbgrader's lateness in gradebook.record: a share of every point, hand-graded ones too
+        # as nbgrader's lateness in store.record: a share of every point, hand-graded ones too
         lost = rules.penalty(policy, upload.created_at, result.score + sum(i.score for i in hand),
                              result.max_score + sum(a.points for a in result.answers))
         final = round(max(0.0, result.score - lost), 6)
@@ -269,7 +269,7 @@ class Runner:
                    .values(counted=False))
         feedback.write_page(assignment, result, assignment.root / "feedback" / upload.assignment, hand)
         options = {**record_options(assignment, result), "timestamp": upload.created_at}  # lateness: upload time
-        gradebook.record(gb, upload.assignment, notebook_id(assignment), upload.student,
+        store.record(gb, upload.assignment, notebook_id(assignment), upload.student,
                          {c.grade_id: c.score for c in result.cells}, digest=result.digest,
                          reason=result.reason, **options)
 

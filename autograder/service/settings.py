@@ -79,7 +79,7 @@ def make_settings(root: Path | None = None, *, db_url: str | None = None, state_
     """Settings for the course at ``root`` (default: found from the current folder); the instructor's
     token comes from $AUTOGRADER_INSTRUCTOR_TOKEN when set."""
     from autograder.config import course_root
-    from autograder.gradebook import default_url
+    from autograder.gradebook.store import default_url
 
     course = (root or course_root()).resolve()
     token = os.environ.get("AUTOGRADER_INSTRUCTOR_TOKEN") or None

@@ -40,7 +40,7 @@ def test_options_parse_with_an_example_in_help(capsys: pytest.CaptureFixture[str
 
 def test_a_section_brings_its_own_options_and_runs_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     from autograder.bench import cli
-    from autograder.bench.model import Section
+    from autograder.bench.plan import Section
 
     ran: list[tuple[str, int]] = []
     extra = Section("extra", lambda parser: parser.add_argument("--extra", type=int, default=0),

@@ -14,7 +14,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 
 
 def main(argv: list[str] | None = None) -> None:

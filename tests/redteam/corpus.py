@@ -23,9 +23,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.authoring.assign import release_notebook, solution_notebook
-from autograder.authoring.mutate import zero_returns
 from autograder.authoring.notebook import grade_cells, is_grade_cell, read, write
 from autograder.channel.kernel import FONT_CACHE_ENV
+from autograder.checking.mutate import zero_returns
 from autograder.config import Assignment, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.sandbox import default_env

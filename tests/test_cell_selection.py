@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from autograder.grading.cells import SourceCells, cells_to_run
+from autograder.grading.cell_selection import SourceCells, cells_to_run
 from tests import factories
 
 

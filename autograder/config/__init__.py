@@ -120,7 +120,7 @@ def course_root(start: Path | None = None) -> Path:
 
 def list_assignments(root: Path) -> list[str]:
     """Names of the assignments in ``root/source``, sorted (nbgrader's folders of notebooks included)."""
-    from autograder.nbgrader_course import is_nbgrader_assignment
+    from autograder.config.nbgrader import is_nbgrader_assignment
 
     configured = {p.parent.name for p in (root / "source").glob("*/assignment.toml")}
     return sorted(configured | {p.name for p in (root / "source").glob("*") if is_nbgrader_assignment(p)})
@@ -129,7 +129,7 @@ def list_assignments(root: Path) -> list[str]:
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
     """Read ``source/<name>/assignment.toml`` and check it."""
     course = root or course_root()
-    from autograder.nbgrader_course import default_config, is_nbgrader_assignment
+    from autograder.config.nbgrader import default_config, is_nbgrader_assignment
 
     path = course / "source" / name / "assignment.toml"
     nbgrader_style = is_nbgrader_assignment(path.parent)

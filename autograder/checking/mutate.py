@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from nbformat import NotebookNode
 
 from autograder.authoring.notebook import SOLUTION_BEGIN, SOLUTION_END
-from autograder.pysource import parse
+from autograder.authoring.pysource import parse
 
 _SWAP_OPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.MatMult: ast.Mult,

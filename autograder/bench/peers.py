@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.bench.model import Sample
+from autograder.bench.plan import Sample
 
 
 def tool_path(name: str) -> str:

@@ -1,9 +1,10 @@
 """Train the reference solution of an assignment with the project's own notebook, and evaluate models.
 
 Examples:
-  python -m autograder.reference train cat_and_dog_classifier --seed 0 --out tests/fixtures/cat_and_dog_classifier
-  python -m autograder.reference train cat_and_dog_classifier --epochs 1 --train-limit 5 --out /tmp/smoke
-  python -m autograder.reference evaluate tests/fixtures/cat_and_dog_classifier/cat_dog_model.keras
+  python -m autograder.checking.reference train cat_and_dog_classifier --seed 0 \
+      --out tests/fixtures/cat_and_dog_classifier
+  python -m autograder.checking.reference train cat_and_dog_classifier --epochs 1 --train-limit 5 --out /tmp/smoke
+  python -m autograder.checking.reference evaluate tests/fixtures/cat_and_dog_classifier/cat_dog_model.keras
 """
 
 from __future__ import annotations

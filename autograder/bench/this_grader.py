@@ -1,6 +1,6 @@
 """This grader, timed as an instructor runs it: one fresh Python process grading the whole set with ``grade()``.
 
-The child process (``python -m autograder.bench.ours``) calls the library's public ``grade()`` with
+The child process (``python -m autograder.bench.this_grader``) calls the library's public ``grade()`` with
 a ``recorded`` hook that appends one JSON line per result (when it was recorded, score, seconds
 in the worker, phases): no gradebook reading, no parsing of printed tables.
 
@@ -21,9 +21,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.bench.model import OURS, ToolRun
 from autograder.bench.monitor import PeakMonitor
-from autograder.bench.tools import intervals, tool_env
+from autograder.bench.peers import intervals, tool_env
+from autograder.bench.plan import OURS, ToolRun
 
 if TYPE_CHECKING:
     from autograder.config import Assignment
@@ -33,17 +33,17 @@ if TYPE_CHECKING:
 def run_ours(assignment: Assignment, subs: Path, work: Path, *, jobs: int, sandbox: str,
              monitor: PeakMonitor) -> ToolRun:
     """Grade every submission in ``subs`` with ``--jobs jobs --force`` in a child process; one sample each."""
-    from autograder import gradebook
+    from autograder.gradebook import store
 
     label = f"{OURS} --jobs {jobs}"
     run = ToolRun(label, "interval between consecutive recorded results (first: from process start)",
                   note=f"{sandbox}; {jobs} worker(s)")
     url, pages, log = f"sqlite:///{work / f'ours-{jobs}.db'}", work / f"feedback-{jobs}", work / f"ours-{jobs}.jsonl"
-    with gradebook.open_gradebook(url):
+    with store.open_gradebook(url):
         pass  # created beforehand, as `nbgrader generate_assignment` creates nbgrader's
     log.unlink(missing_ok=True)
     monitor.label = label
-    command = [sys.executable, "-m", "autograder.bench.ours", assignment.name, str(subs), "--jobs", str(jobs),
+    command = [sys.executable, "-m", "autograder.bench.this_grader", assignment.name, str(subs), "--jobs", str(jobs),
                "--sandbox", sandbox, "--db", url, "--feedback", str(pages), "--course", str(assignment.root),
                "--log", str(log)]
     wall_start, started = time.time(), time.perf_counter()
@@ -69,7 +69,7 @@ def log_result(path: Path, result: SubmissionResult) -> None:
 
 def child_main(argv: Sequence[str] | None = None) -> None:
     """The child process: ``grade()`` over the submissions, each recorded result logged."""
-    parser = argparse.ArgumentParser(prog="python -m autograder.bench.ours", description=child_main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench.this_grader", description=child_main.__doc__)
     parser.add_argument("name")
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--jobs", type=int, default=1)
@@ -80,8 +80,9 @@ def child_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--log", type=Path, required=True)
     args = parser.parse_args(argv)
     import autograder._startup  # noqa: F401  (as the CLI does: trims nbformat's import)
-    from autograder.grading.batch import GradeOptions, grade
+    from autograder.grading.batch import grade
     from autograder.grading.hooks import Hooks
+    from autograder.grading.options import GradeOptions
 
     options = GradeOptions(sandbox=args.sandbox, jobs=args.jobs, force=True,
                            hooks=Hooks(recorded=partial(log_result, args.log)))
@@ -90,6 +91,6 @@ def child_main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from autograder.bench.ours import child_main as _main  # by its real name: hooks pickle by module
+    from autograder.bench.this_grader import child_main as _main  # by its real name: hooks pickle by module
 
     _main()

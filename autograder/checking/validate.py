@@ -9,9 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.authoring import mistakes as corpus
 from autograder.authoring.assign import release_notebook, solution_notebook
-from autograder.authoring.mutate import mutants
 from autograder.authoring.notebook import (
     HIDDEN_BEGIN,
     HIDDEN_END,
@@ -23,10 +21,13 @@ from autograder.authoring.notebook import (
     read,
     write,
 )
+from autograder.checking import mistakes as corpus
+from autograder.checking.examples import copy_artifacts
+from autograder.checking.mutate import mutants
 from autograder.config import Assignment, ConfigError, course_root, list_assignments, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
-from autograder.examples import copy_artifacts
-from autograder.grading.batch import GradeOptions, grade
+from autograder.grading.batch import grade
+from autograder.grading.options import GradeOptions
 from autograder.results import BatchResult, SubmissionResult
 
 

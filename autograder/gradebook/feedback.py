@@ -13,13 +13,13 @@ from autograder.config import Assignment
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from autograder.manual import ManualItem
+    from autograder.gradebook.handgrading import ManualItem
     from autograder.results import SubmissionResult
 
 MAX_IMAGES = 12
 """Plots shown per page."""
 
-_ENV = Environment(loader=PackageLoader("autograder", "templates"), autoescape=select_autoescape())
+_ENV = Environment(loader=PackageLoader("autograder.gradebook", "templates"), autoescape=select_autoescape())
 
 
 def _images(result: SubmissionResult) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def render(assignment: Assignment, result: SubmissionResult, hand: Sequence[Manu
 def write_page(assignment: Assignment, result: SubmissionResult, out_dir: Path,
                hand: Sequence[ManualItem] = ()) -> Path:
     """Write ``<out_dir>/<student>.html`` (and the result beside it, to redraw the page after hand grading)."""
-    from autograder import resultjson
+    from autograder.gradebook import resultjson
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{result.student_id}.html"

@@ -18,8 +18,8 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from autograder.authoring.pysource import parse
 from autograder.errors import UserError
-from autograder.pysource import parse
 from autograder.results import SubmissionResult
 
 CORPUS_FILE = "mistakes.toml"

@@ -79,7 +79,8 @@ def demo(root: Path, *, dest: Path | None = None, sandbox: str = "auto") -> Batc
     feedback pages are never touched, so made-up students never appear in an export.
     """
     from autograder.authoring.assign import assign
-    from autograder.grading.batch import GradeOptions, grade
+    from autograder.grading.batch import grade
+    from autograder.grading.options import GradeOptions
 
     name = "backpropagation_simulation"
     folder = (dest or root / DEMO_DIR).resolve()

@@ -23,8 +23,8 @@ PAUSE = 3.0
 
 
 def child_main(argv: Sequence[str] | None = None) -> None:
-    """``python -m autograder.bench.solo NAME SUBMISSION_FOLDER``: grade it alone, again and again."""
-    parser = argparse.ArgumentParser(prog="python -m autograder.bench.solo", description=child_main.__doc__)
+    """``python -m autograder.bench.one_at_a_time NAME SUBMISSION_FOLDER``: grade it alone, again and again."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench.one_at_a_time", description=child_main.__doc__)
     parser.add_argument("name")
     parser.add_argument("submission", type=Path, help="one student's folder")
     parser.add_argument("--course", type=Path, required=True)
@@ -33,9 +33,9 @@ def child_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import autograder._startup  # noqa: F401  (as the CLI does)
     from autograder.config import load_assignment
+    from autograder.grading.options import GradeOptions
     from autograder.grading.pool import LocalExecutor
     from autograder.grading.submissions import Submission
-    from autograder.grading.worker import GradeOptions
 
     assignment = load_assignment(args.name, args.course)
     notebook = args.submission / assignment.config.notebook
@@ -51,7 +51,7 @@ def child_main(argv: Sequence[str] | None = None) -> None:
 
 def solo_seconds(name: str, submission: Path, *, course: Path, sandbox: str, repeats: int = 3) -> dict[str, float]:
     """Median seconds in the worker and per phase over ``repeats`` lone gradings of ``submission``."""
-    command = [sys.executable, "-m", "autograder.bench.solo", name, str(submission), "--course", str(course),
+    command = [sys.executable, "-m", "autograder.bench.one_at_a_time", name, str(submission), "--course", str(course),
                "--sandbox", sandbox, "--repeats", str(repeats)]
     done = subprocess.run(command, cwd=course, capture_output=True, text=True, check=False)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -64,6 +64,6 @@ def solo_seconds(name: str, submission: Path, *, course: Path, sandbox: str, rep
 
 
 if __name__ == "__main__":
-    from autograder.bench.solo import child_main as _main  # by its real name: hooks pickle by module
+    from autograder.bench.one_at_a_time import child_main as _main  # by its real name: hooks pickle by module
 
     _main()

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from autograder.answers import ANSWERS_TABLE, stored_answers
 from autograder.authoring.handgraded import CODE, MARKDOWN, TASK
 from autograder.errors import UserError
+from autograder.gradebook.answers import ANSWERS_TABLE, stored_answers
 from autograder.results import SubmissionResult
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class ManualItem:
 def _open(db_url: str) -> Iterator[Gradebook]:
     from sqlalchemy.engine import make_url
 
-    from autograder.gradebook import open_gradebook
+    from autograder.gradebook.store import open_gradebook
 
     parsed = make_url(db_url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
@@ -213,7 +213,7 @@ def for_student(db_url: str, assignment: str, student: str) -> list[ManualItem]:
 
 def refresh_page(assignment: Assignment, db_url: str, student: str, out_dir: Path | None = None) -> Path | None:
     """Redraw ``student``'s feedback page with the hand grades now in the gradebook (None: no page yet)."""
-    from autograder import feedback, resultjson
+    from autograder.gradebook import feedback, resultjson
 
     folder = out_dir or assignment.root / "feedback" / assignment.name
     result = resultjson.load(folder, student)
@@ -226,7 +226,7 @@ def enter(name: str, student: str, notebook: str, grade_id: str, *, score: float
           root: Path | None = None, db_url: str | None = None) -> tuple[ManualItem, Path | None]:
     """Enter a hand grade in the course's gradebook and redraw the student's feedback page (CLI entry point)."""
     from autograder.config import load_assignment
-    from autograder.gradebook import default_url
+    from autograder.gradebook.store import default_url
 
     assignment = load_assignment(name, root)
     url = db_url or default_url(assignment.root)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autograder.bench.model import RAW, Sample, ToolRun
 from autograder.bench.monitor import PeakMonitor
+from autograder.bench.plan import RAW, Sample, ToolRun
 from autograder.bench.submissions import baseline_notebook, copy_beside
 
 

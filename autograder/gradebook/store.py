@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from autograder.answers import record_answers, sync_cells
 from autograder.authoring.handgraded import ManualCell
 from autograder.authoring.notebook import GradeCell
 from autograder.errors import UserError
+from autograder.gradebook.answers import record_answers, sync_cells
 from autograder.results import HandGraded
 
 if TYPE_CHECKING:

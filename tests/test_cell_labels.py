@@ -11,8 +11,8 @@ import pytest
 
 from autograder.channel.kernel import CELLS_FILE
 from autograder.config import load_assignment
-from autograder.feedback import render
-from autograder.grading.cellnames import FIRST_LINE_CHARS, error_notes, first_line, name_cells, staged_first_lines
+from autograder.gradebook.feedback import render
+from autograder.grading.cell_labels import FIRST_LINE_CHARS, error_notes, first_line, name_cells, staged_first_lines
 from autograder.results import CellRecord, ExecutionReport, SubmissionResult
 
 

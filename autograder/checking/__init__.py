@@ -1,0 +1,1 @@
+"""Checking the course itself: validation, known mistakes, mutation, examples, reference training."""

@@ -1,0 +1,93 @@
+"""The grades commands: grade a batch of submissions, export the gradebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, console
+
+
+@click.command()
+@click.argument("name")
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@JOBS
+@SANDBOX
+@DB
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for HTML feedback pages. Default: feedback/NAME at the course root.")
+@click.option("--retrain", is_flag=True, help="Audit mode: also run the training cells in the container.")
+@click.option("--force", is_flag=True, help="Regrade submissions that have not changed since the last run.")
+@SCHEDULER
+@COURSE
+@DATA
+def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | None,
+          feedback_dir: Path | None, retrain: bool, force: bool, scheduler: str | None, course: Path | None,
+          data_dir: Path | None) -> None:
+    """Grade SUBMISSIONS (a folder or .zip of <student>.ipynb files or <student>/ folders) for NAME.
+
+    Each notebook runs in a container; hidden tests run outside it; grades go to the
+    gradebook (nbgrader's schema) and a feedback page is written per student.
+
+    \b
+    Examples:
+      autograder grade backpropagation_simulation submissions/
+      autograder grade cat_and_dog_classifier submissions.zip --jobs 2 --db sqlite:///grades.db
+      autograder grade backpropagation_simulation submissions/ --scheduler tcp://10.0.0.5:8786
+    """
+    from autograder.grading.batch import grade as run_grade
+    from autograder.grading.options import GradeOptions
+    from autograder.results import SubmissionResult
+
+    options = GradeOptions(sandbox=sandbox, jobs=jobs, data_dir=data_dir, retrain=retrain, force=force,
+                           scheduler=scheduler)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"grading {name}", total=None)
+
+        def on_result(result: SubmissionResult, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+            status = "unchanged" if result.skipped else (result.reason or "")
+            progress.console.print(f"  {result.student_id}: {result.score:g}/{result.max_score:g} {status}")
+
+        batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
+                          options=options, on_result=on_result)
+    count = len(batch.results)
+    table = Table()
+    for column in ("student", "score", "max", "seconds", "status"):
+        table.add_column(column)
+    from autograder.grading.batch import summary_rows
+
+    for row in summary_rows(batch):
+        table.add_row(*(str(row[c]) for c in ("student", "score", "max", "seconds", "status")))
+    out = Console()
+    # a heading line, not the table's title: rich wraps a title to the table's width
+    out.print(f"{name}: {count} submission{'' if count == 1 else 's'} in {batch.seconds:.1f} s", soft_wrap=True)
+    out.print(table)
+    if batch.swept:
+        console.print(f"[yellow]note:[/] {batch.swept}")
+    console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--to", "dest", type=click.Path(dir_okay=False, path_type=Path), default=Path("grades.csv"),
+              show_default=True, help="CSV file to write (nbgrader's export columns).")
+@DB
+@COURSE
+def export(name: str, dest: Path, db_url: str | None, course: Path | None) -> None:
+    """Export NAME's grades to CSV with nbgrader's own exporter.
+
+    \b
+    Example:
+      autograder export backpropagation_simulation --to grades.csv
+    """
+    from autograder.config import course_root
+    from autograder.gradebook.store import default_url, export_csv
+
+    url = db_url or default_url(course or course_root())
+    console.print(f"[green]✔[/] wrote {export_csv(url, name, dest)}")

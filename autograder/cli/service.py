@@ -1,0 +1,50 @@
+"""`autograder serve`: the course on the web."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from autograder.cli.options import COURSE, DATA, DB, JOBS, PUBLIC_URL, SANDBOX, SCHEDULER, STATE, console
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep localhost and put a TLS proxy in front (see README).")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@JOBS
+@SANDBOX
+@click.option("--assignment", "assignments", multiple=True, help="Offer only this assignment (repeatable).")
+@click.option("--secure-cookies", is_flag=True, help="Session cookie over HTTPS only (behind a TLS proxy).")
+@click.option("--max-upload-mb", default=100, show_default=True, help="Largest upload, unpacked.")
+@SCHEDULER
+@DB
+@STATE
+@PUBLIC_URL
+@COURSE
+@DATA
+def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str, ...], secure_cookies: bool,
+          max_upload_mb: int, scheduler: str | None, db_url: str | None, state_dir: Path | None, public_url: str,
+          course: Path | None, data_dir: Path | None) -> None:
+    """Serve the course: students sign in, upload, and read their feedback seconds later.
+
+    The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start).
+
+    \b
+    Example:
+      autograder roster import roster.csv && autograder roster export
+      autograder serve --port 8000 --jobs 2
+    """
+    from autograder.service.app import serve as run_service
+    from autograder.service.settings import make_settings
+
+    settings = make_settings(course, db_url=db_url, state_dir=state_dir, jobs=jobs, sandbox=sandbox,
+                             data_dir=data_dir, assignments=assignments, public_url=public_url,
+                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb, scheduler=scheduler)
+
+    def ready(token: str) -> None:
+        shown = "$AUTOGRADER_INSTRUCTOR_TOKEN" if settings.instructor_token else token
+        console.print(f"instructor sign-in: {public_url.rstrip('/')}/login?token={shown}")
+
+    run_service(settings, host=host, port=port, on_ready=ready)

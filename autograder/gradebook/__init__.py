@@ -1,0 +1,1 @@
+"""Recording grades: the gradebook (nbgrader's schema), hand grading, feedback pages and their redraw."""
