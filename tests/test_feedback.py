@@ -9,7 +9,8 @@ import pytest
 
 from autograder.authoring.notebook import grade_cells, read
 from autograder.config import Assignment, load_assignment
-from autograder.gradebook.feedback import MAX_IMAGES, render, write_page
+from autograder.gradebook.feedback import MAX_IMAGES, render
+from autograder.gradebook.record import course_page, draw
 from autograder.results import CellRecord, CellScore, CheckResult, ExecutionReport, SubmissionResult
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -74,7 +75,7 @@ def test_page_never_contains_hidden_test_code(assignment: Assignment) -> None:
 
 
 def test_nothing_written_for_the_student_contains_test_code(assignment: Assignment, tmp_path: Path) -> None:
-    write_page(assignment, _result(assignment), tmp_path / "feedback")
+    draw(assignment, _result(assignment), (), course_page(tmp_path / "feedback", "bob"))
     written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "feedback").iterdir()}
     assert written
     for name, text in written.items():
@@ -104,10 +105,10 @@ def test_failure_reason_error_cells_and_plots_are_shown(assignment: Assignment) 
     assert page.count(f"data:image/png;base64,{PNG}") == MAX_IMAGES
 
 
-def test_write_page_writes_the_students_page(assignment: Assignment, tmp_path: Path) -> None:
+def test_draw_writes_the_students_page(assignment: Assignment, tmp_path: Path) -> None:
     out = tmp_path / "feedback" / "nested"
-    path = write_page(assignment, _result(assignment, student="alice"), out)
+    path = draw(assignment, _result(assignment, student="alice"), (), course_page(out, "alice"))
     assert path == out / "alice.html"
     assert "alice" in path.read_text(encoding="utf-8")
-    write_page(assignment, _result(assignment, student="bob"), out)
+    draw(assignment, _result(assignment, student="bob"), (), course_page(out, "bob"))
     assert all("alice" in p.name or "bob" in p.name for p in out.iterdir()), "every file belongs to one student"

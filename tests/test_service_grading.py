@@ -27,7 +27,10 @@ from tests.service_helpers import (
     sign_in,
     sqlite_gradebook,
     token_for,
+    upload,
+    upload_status,
     wait_done,
+    wait_until,
     write_roster,
 )
 
@@ -39,13 +42,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request, tmp_path)
 
 
-def _upload(client: TestClient, csrf: str, data: bytes) -> int:
-    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)},
-                         follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    return int(answer.headers["location"].rsplit("/", 1)[1])
-
-
 def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path, db_url: str,
                                                                  sandbox_name: str) -> None:
     deadline = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -55,13 +51,13 @@ def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path,
     import_roster(write_roster(course, ["bob"]), settings)
     with TestClient(create_app(settings)) as client:
         csrf = sign_in(client, token_for(settings, "bob"))
-        first = _upload(client, csrf, notebook_bytes(course))
+        first = upload(client, csrf, notebook_bytes(course))
         state = wait_done(client, first)
         # 25 % of all 23 points (3 are hand-graded) per started day late, off the 20 autograded ones
         assert (state["status"], state["score"], state["max_score"]) == ("done", 14.25, 20.0)
         page = client.get(f"/uploads/{first}/feedback").text
         assert "20 / 20" in page and "5.75 points off" in page
-        second = _upload(client, csrf, notebook_bytes(course, "stub"))
+        second = upload(client, csrf, notebook_bytes(course, "stub"))
         assert wait_done(client, second)["score"] == 0.0
         refused = client.post(f"/a/{NAME}/upload", data={"csrf": csrf},
                               files={"notebook": ("nb.ipynb", notebook_bytes(course))})
@@ -95,8 +91,8 @@ def test_last_upload_counts_even_when_worse(tmp_path: Path, db_url: str, sandbox
     import_roster(write_roster(course, ["eve"]), settings)
     with TestClient(create_app(settings)) as client:
         csrf = sign_in(client, token_for(settings, "eve"))
-        good = _upload(client, csrf, notebook_bytes(course))
-        blank = _upload(client, csrf, notebook_bytes(course, "stub"))
+        good = upload(client, csrf, notebook_bytes(course))
+        blank = upload(client, csrf, notebook_bytes(course, "stub"))
         assert (wait_done(client, good)["score"], wait_done(client, blank)["score"]) == (20.0, 0.0)
         assert "<b>0</b> / 20" in client.get("/").text
     from nbgrader.api import Gradebook
@@ -116,27 +112,26 @@ def test_a_runner_that_fails_unexpectedly_starts_again_and_grades_what_waited(
     settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name)
     import_roster(write_roster(course, ["fay"]), settings)
     mended, tries = threading.Event(), []
-    real = runner.sync_assignments
+    real = runner.Runner._sync
 
-    def failing(gb: Any, assignments: Any) -> Any:  # e.g. CPython 3.11.7's AST counter disturbed by another thread
+    def failing(self: Any, gb: Any) -> Any:  # e.g. CPython 3.11.7's AST counter disturbed by another thread
         tries.append(time.monotonic())
         if not mended.is_set():
             raise SystemError("AST constructor recursion depth mismatch (before=30, after=122)")
-        return real(gb, assignments)
+        return real(self, gb)
 
-    monkeypatch.setattr(runner, "sync_assignments", failing)
+    monkeypatch.setattr(runner.Runner, "_sync", failing)
     with TestClient(create_app(settings)) as client:
-        upload = _upload(client, sign_in(client, token_for(settings, "fay")), notebook_bytes(course))
+        upload_id = upload(client, sign_in(client, token_for(settings, "fay")), notebook_bytes(course))
         sign_in(client, INSTRUCTOR)
-        deadline = time.monotonic() + 60
-        while len(tries) < 2 and time.monotonic() < deadline:  # it tried again rather than stopping
-            time.sleep(0.1)
+        wait_until(lambda: list(tries), until=lambda seen: len(seen) >= 2, timeout=60,
+                   what="a second try to start grading (rather than stopping)")
         page = client.get("/instructor").text
         assert "Grading failed: SystemError: AST constructor recursion depth mismatch" in page
         assert "uploads wait in the queue" in page
-        assert client.get(f"/uploads/{upload}/status").json()["status"] == "queued"
+        assert upload_status(client, upload_id) == "queued"
         mended.set()
-        state = wait_done(client, upload)
+        state = wait_done(client, upload_id)
         assert (state["status"], state["score"]) == ("done", 20.0), state
         assert "Grading failed" not in client.get("/instructor").text
     assert len(tries) >= 3 and tries[2] - tries[1] >= 1.5  # waits longer after each failure (1 s, then 2 s)

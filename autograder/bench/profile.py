@@ -81,7 +81,8 @@ def profile(assignment: Assignment, subs: Path, work: Path, *, count: int, sandb
 def _parent_side(assignment: Assignment, work: Path, student: str) -> dict[str, list[float]]:
     """Gradebook write and feedback page, as the batch's parent process does them after each result."""
     from autograder.authoring.notebook import grade_cells, read
-    from autograder.gradebook import feedback, store
+    from autograder.gradebook import store
+    from autograder.gradebook.record import course_page, draw
     from autograder.results import SubmissionResult
 
     cells = grade_cells(read(assignment.source_notebook))
@@ -96,7 +97,7 @@ def _parent_side(assignment: Assignment, work: Path, student: str) -> dict[str, 
                              digest="0" * 64, reason=None)
             record.append(time.perf_counter() - started)
             started = time.perf_counter()
-            feedback.write_page(assignment, result, work / "profile-feedback")
+            draw(assignment, result, (), course_page(work / "profile-feedback", result.student_id))
             page.append(time.perf_counter() - started)
     return {"parent: gradebook transaction": [statistics.median(record)],
             "parent: feedback page": [statistics.median(page)]}

@@ -65,8 +65,13 @@ def handgrade_set(name: str, student: str, notebook: str, cell: str, score: floa
     Example:
       autograder handgrade set ps1 hacker problem1 sum_of_squares_equation 1 --comment "Right."
     """
-    from autograder.gradebook.handgrading import enter
+    from autograder.config import load_assignment
+    from autograder.gradebook.record import enter_hand_grade
+    from autograder.gradebook.store import default_url
 
-    item, page = enter(name, student, notebook, cell, score=score, comment=comment, root=course, db_url=db_url)
-    where = f"; feedback: {page}" if page else ""
-    console.print(f"[green]✔[/] {student} {item.notebook}/{item.grade_id}: {item.score:g} / {item.max_score:g}{where}")
+    assignment = load_assignment(name, course)
+    item, pages = enter_hand_grade(assignment, db_url or default_url(assignment.root), student, notebook, cell,
+                                   score=score, comment=comment)
+    where = f"; feedback: {', '.join(str(p) for p in pages)}" if pages else ""
+    console.print(f"[green]✔[/] {student} {item.notebook}/{item.grade_id}: {item.score:g} / {item.max_score:g}{where}",
+                  soft_wrap=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -45,15 +44,3 @@ def render(assignment: Assignment, result: SubmissionResult, hand: Sequence[Manu
         details=list(result.details),
         hand=list(hand),
     )
-
-
-def write_page(assignment: Assignment, result: SubmissionResult, out_dir: Path,
-               hand: Sequence[ManualItem] = ()) -> Path:
-    """Write ``<out_dir>/<student>.html`` (and the result beside it, to redraw the page after hand grading)."""
-    from autograder.gradebook import resultjson
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{result.student_id}.html"
-    path.write_text(render(assignment, result, hand), encoding="utf-8")
-    resultjson.save(result, out_dir)
-    return path

@@ -26,7 +26,6 @@ from autograder.results import SubmissionResult
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
 
-    from autograder.config import Assignment
 
 AUTOGRADED = "autograded"
 """Kind of an autograded test cell flagged for review (a person overrode its score)."""
@@ -70,7 +69,8 @@ class ManualItem:
 
 
 @contextmanager
-def _open(db_url: str) -> Iterator[Gradebook]:
+def open_existing(db_url: str) -> Iterator[Gradebook]:
+    """The gradebook at ``db_url``, which grading must have made (else ManualGradeError says so)."""
     from sqlalchemy.engine import make_url
 
     from autograder.gradebook.store import open_gradebook
@@ -123,24 +123,29 @@ def pending(db_url: str, assignment: str, *, include_graded: bool = False,
 
     Sorted by student, then notebook, then the cell's place in the notebook; ``student`` keeps one.
     """
-    with _open(db_url) as gb:
-        found = _assignment(gb, assignment)
-        stored = stored_answers(gb, assignment)
-        items: list[tuple[tuple[str, str, int, str], ManualItem]] = []
-        for submission in found.submissions:
-            if student is not None and submission.student.id != student:
-                continue
-            for notebook in submission.notebooks:
-                solutions = {c.name for c in notebook.notebook.solution_cells}
-                for grade in notebook.grades:
-                    kind = _kind(grade, solutions)
-                    wanted = grade.needs_manual_grade or (include_graded and kind != AUTOGRADED)
-                    if not wanted:
-                        continue
-                    position, answer = stored.get((submission.student.id, notebook.name, grade.cell.name), (10**6, ""))
-                    key = (submission.student.id, notebook.name, position, grade.cell.name)
-                    items.append((key, _item(grade, kind, "" if kind == TASK else answer)))
-        return [item for _, item in sorted(items, key=lambda pair: pair[0])]
+    with open_existing(db_url) as gb:
+        return items(gb, assignment, include_graded=include_graded, student=student)
+
+
+def items(gb: Gradebook, assignment: str, *, include_graded: bool = False,
+          student: str | None = None) -> list[ManualItem]:
+    """As ``pending``, in a gradebook already open."""
+    found = _assignment(gb, assignment)
+    stored = stored_answers(gb, assignment)
+    listed: list[tuple[tuple[str, str, int, str], ManualItem]] = []
+    for submission in found.submissions:
+        if student is not None and submission.student.id != student:
+            continue
+        for notebook in submission.notebooks:
+            solutions = {c.name for c in notebook.notebook.solution_cells}
+            for grade in notebook.grades:
+                kind = _kind(grade, solutions)
+                if not (grade.needs_manual_grade or (include_graded and kind != AUTOGRADED)):
+                    continue
+                position, answer = stored.get((submission.student.id, notebook.name, grade.cell.name), (10**6, ""))
+                key = (submission.student.id, notebook.name, position, grade.cell.name)
+                listed.append((key, _item(grade, kind, "" if kind == TASK else answer)))
+    return [item for _, item in sorted(listed, key=lambda pair: pair[0])]
 
 
 def set_grade(db_url: str, assignment: str, student: str, notebook: str, grade_id: str, *,
@@ -153,7 +158,7 @@ def set_grade(db_url: str, assignment: str, student: str, notebook: str, grade_i
     from nbgrader.api import Comment, MissingEntry
 
     name = notebook.removesuffix(".ipynb")
-    with _open(db_url) as gb:
+    with open_existing(db_url) as gb:
         _assignment(gb, assignment)
         try:
             grade = gb.find_grade(grade_id, name, assignment, student)
@@ -204,31 +209,3 @@ def preview(gb: Gradebook, assignment: str, result: SubmissionResult) -> list[Ma
             needs_manual_grade=manual_score is None and not answer.blank,
         ))
     return items
-
-
-def for_student(db_url: str, assignment: str, student: str) -> list[ManualItem]:
-    """Every hand-graded item of one student's submission (graded or not), in notebook order."""
-    return pending(db_url, assignment, include_graded=True, student=student)
-
-
-def refresh_page(assignment: Assignment, db_url: str, student: str, out_dir: Path | None = None) -> Path | None:
-    """Redraw ``student``'s feedback page with the hand grades now in the gradebook (None: no page yet)."""
-    from autograder.gradebook import feedback, resultjson
-
-    folder = out_dir or assignment.root / "feedback" / assignment.name
-    result = resultjson.load(folder, student)
-    if result is None:
-        return None
-    return feedback.write_page(assignment, result, folder, for_student(db_url, assignment.name, student))
-
-
-def enter(name: str, student: str, notebook: str, grade_id: str, *, score: float, comment: str | None = None,
-          root: Path | None = None, db_url: str | None = None) -> tuple[ManualItem, Path | None]:
-    """Enter a hand grade in the course's gradebook and redraw the student's feedback page (CLI entry point)."""
-    from autograder.config import load_assignment
-    from autograder.gradebook.store import default_url
-
-    assignment = load_assignment(name, root)
-    url = db_url or default_url(assignment.root)
-    item = set_grade(url, name, student, notebook, grade_id, score=score, comment=comment)
-    return item, refresh_page(assignment, url, student)

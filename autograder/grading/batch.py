@@ -13,7 +13,7 @@ from autograder.authoring.notebook import grade_cells, read_source
 from autograder.config import Assignment, load_assignment
 from autograder.grading import hooks
 from autograder.grading.executors import make_executor
-from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, never_ran, record_options
+from autograder.grading.notebooks import never_ran
 from autograder.grading.options import GradeOptions
 from autograder.grading.pool import as_completed, start_server
 from autograder.grading.submissions import Submission, SubmissionError, discover, file_digest, submitted_files
@@ -58,8 +58,7 @@ def grade(
             futures = _submit_all(stack, assignment, todo, options, run)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(store.open_gradebook(url))
-            stubs = _sync_gradebook(gb, assignment)
-            record = _recorder(gb, assignment, out_dir, stubs, options.hooks)
+            record = _recorder(gb, assignment, out_dir, options.hooks)
 
             def finish(result: SubmissionResult) -> None:
                 results.append(result if result.skipped else record(result))
@@ -74,22 +73,20 @@ def grade(
     return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
 
 
-def _recorder(gb: Any, assignment: Assignment, out_dir: Path, stubs: dict[tuple[str, str], str],
+def _recorder(gb: Any, assignment: Assignment, out_dir: Path,
               grading_hooks: hooks.Hooks) -> Callable[[SubmissionResult], SubmissionResult]:
-    """Write one graded result: its feedback page, then its gradebook transaction; return it with timings."""
-    from autograder.gradebook import feedback, handgrading, store  # here, not at the top: workers need none
+    """Record one graded result through the one recording path; return it with its timings."""
+    from autograder.gradebook import record  # here, not at the top: workers need none
 
-    def record(result: SubmissionResult) -> SubmissionResult:
-        result = judge_blanks(result, stubs)
+    stubs = record.sync(gb, {assignment.name: assignment})
+
+    def record_one(result: SubmissionResult) -> SubmissionResult:
+        result, hand = record.judge(gb, assignment.name, result, stubs)
         writing = time.perf_counter()
-        # page first: a grader killed in between regrades the student (no row yet) and rewrites it
-        feedback.write_page(assignment, result, out_dir, handgrading.preview(gb, assignment.name, result))
-        scores = {c.grade_id: c.score for c in result.cells}
-        store.record(gb, assignment.name, _notebook_id(assignment), result.student_id, scores,
-                         digest=result.digest, reason=result.reason, **record_options(assignment, result))
+        record.record(gb, assignment, result, hand, pages=[record.course_page(out_dir, result.student_id)])
         return hooks.recorded(result, time.perf_counter() - writing, grading_hooks)
 
-    return record
+    return record_one
 
 
 def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: Mapping[str, Any], *,
@@ -106,19 +103,6 @@ def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: 
         else:
             todo.append(sub)
     return todo, unchanged
-
-
-def _sync_gradebook(gb: Any, assignment: Assignment) -> dict[tuple[str, str], str]:
-    """Make every notebook's cells (hand-graded ones too) exist; return the released hand-graded cells' text."""
-    from autograder.gradebook import store
-
-    due = deadline(assignment)
-    stubs: dict[tuple[str, str], str] = {}  # hand-graded cells as released, to tell blank answers
-    for notebook in assignment.config.notebooks:
-        tests, hand = gradebook_cells(assignment, notebook)
-        store.sync_assignment(gb, assignment.name, Path(notebook).stem, tests, hand, duedate=due)
-        stubs |= {(Path(notebook).stem, c.grade_id): c.stub for c in hand}
-    return stubs
 
 
 def _fail_if_none_ran(results: Sequence[SubmissionResult], submissions: Path) -> None:
@@ -149,10 +133,6 @@ def _collect(futures: dict[Future[SubmissionResult], Submission],
     """
     for future in as_completed(futures):
         finish(future.result())
-
-
-def _notebook_id(assignment: Assignment) -> str:
-    return Path(assignment.config.notebook).stem
 
 
 def summary_rows(batch: BatchResult) -> list[dict[str, Any]]:

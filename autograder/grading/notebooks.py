@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autograder.authoring.handgraded import ManualCell, answers, manual_cells
-from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, read, read_source
+from autograder.authoring.handgraded import answers, manual_cells
+from autograder.authoring.notebook import NotebookError, read, read_source
 from autograder.config import Assignment
 from autograder.grading.submissions import Submission, notebook_file
 from autograder.results import ExecutionReport, HandGraded, SubmissionResult
@@ -18,7 +18,8 @@ GradeOne = Callable[[str, Path, Any], SubmissionResult]
 """Grades one notebook: (notebook file name, work folder, warm-container ticket or None) -> result."""
 
 
-def _has_hand_graded(nb: Any) -> bool:
+def has_hand_graded(nb: Any) -> bool:
+    """Whether a notebook has hand-graded cells (nbgrader's graded solution cells or task cells)."""
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if isinstance(meta, dict) and (meta.get("task") or (meta.get("grade") and meta.get("solution"))):
@@ -29,11 +30,11 @@ def _has_hand_graded(nb: Any) -> bool:
 def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tuple[HandGraded, ...]:
     """The student's answers to notebook ``name``'s hand-graded cells (a worker's part: no nbgrader import).
 
-    Which answers are blank (unchanged from the release) is settled by ``judge_blanks`` in the
+    Which answers are blank (unchanged from the release) is settled by ``gradebook.record.judge_blanks`` when the
     batch, which computes the release once; here only a missing answer is blank.
     """
     source = read_source(assignment.source_dir / name)
-    if not _has_hand_graded(source):
+    if not has_hand_graded(source):
         return ()
     cells = manual_cells(source, name)
     path = notebook_file(submission, name, assignment.config.notebook) if not submission.problem else None
@@ -48,16 +49,6 @@ def hand_graded(assignment: Assignment, name: str, submission: Submission) -> tu
                    cell.kind != "task" and (answer is None or answer.text is None))
         for cell, answer in zip(cells, found, strict=True)
     )
-
-
-def judge_blanks(result: SubmissionResult, stubs: dict[tuple[str, str], str]) -> SubmissionResult:
-    """Mark answers left as released (``stubs``: release text by notebook and grade_id) as blank."""
-    judged = tuple(
-        dataclasses.replace(a, blank=a.blank or (a.kind != "task" and a.text is not None
-                                                 and a.text.strip() == stubs.get((a.notebook, a.grade_id), "").strip()))
-        for a in result.answers
-    )
-    return dataclasses.replace(result, answers=judged)
 
 
 def grade_notebooks(assignment: Assignment, submission: Submission, grade_one: GradeOne, workdir: Path,
@@ -90,30 +81,6 @@ def _combine(student: str, parts: list[tuple[str, SubmissionResult]]) -> Submiss
         details=tuple(d for _, r in parts for d in r.details),
         answers=tuple(a for _, r in parts for a in r.answers),
     )
-
-
-def gradebook_cells(assignment: Assignment, name: str) -> tuple[list[GradeCell], list[ManualCell]]:
-    """Notebook ``name``'s autograded test cells (from the source) and hand-graded cells (from the release)."""
-    source = read_source(assignment.source_dir / name)
-    tests = grade_cells(source, str(assignment.source_dir / name))
-    if not _has_hand_graded(source):
-        return tests, []
-    from autograder.authoring.assign import release_notebook
-
-    return tests, manual_cells(release_notebook(assignment, name), name)
-
-
-def record_options(assignment: Assignment, result: SubmissionResult) -> dict[str, Any]:
-    """What ``gradebook.record`` needs beyond one notebook's scores: every notebook, the time, lateness."""
-    from autograder.gradebook.store import NotebookGrades
-
-    parts = []
-    for name in assignment.config.notebooks:
-        stem = Path(name).stem
-        scores = {c.grade_id: c.score for c in result.cells if c.notebook in (stem, "")}
-        parts.append(NotebookGrades(stem, scores, tuple(a for a in result.answers if a.notebook == stem)))
-    when = dt.datetime.fromisoformat(result.timestamp) if result.timestamp else None
-    return {"notebooks": parts, "timestamp": when, "late_rate": assignment.config.policy.late_penalty}
 
 
 def never_ran(result: SubmissionResult) -> bool:

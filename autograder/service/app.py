@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +26,7 @@ from autograder.service import handgrading, instructor, student
 from autograder.service.auth import Guard
 from autograder.service.context import Service
 from autograder.service.db import engine_for, prepare
-from autograder.service.runner import Runner, sync_assignments
+from autograder.service.runner import Runner
 from autograder.service.settings import ServiceSettings, ensure_state, secret_key
 
 log = logging.getLogger("autograder.service")
@@ -52,6 +54,7 @@ def _assignments(settings: ServiceSettings) -> dict[str, Assignment]:
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service for one course; grading starts with the app's lifespan (when ``settings.grade``)."""
+    from autograder.gradebook import record
     from autograder.gradebook.store import open_gradebook
 
     ensure_state(settings.state_dir)
@@ -60,7 +63,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     engine = engine_for(settings.db_url)
     assignments = _assignments(settings)
     with open_gradebook(settings.db_url) as gb:
-        sync_assignments(gb, assignments)
+        record.sync(gb, assignments)
     templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
     templates.env.filters["points"] = points
     runner = Runner(settings, engine, assignments) if settings.grade else None
@@ -125,13 +128,37 @@ def _handlers(app: FastAPI, service: Service) -> None:
                                     "in the server's log")
 
 
+def listening_url(host: str, port: int) -> str:
+    """The address that reaches a service listening on ``host``:``port`` from this machine (a wildcard
+    host, 0.0.0.0 or ::, is reached on the loopback address)."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+
+def _stop_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found:
+    # the default one would end the process there, skipping the atexit clean-ups (multiprocessing's and
+    # sandbox.owners.process_folder's temporary folders). Exit normally instead.
+    raise SystemExit(0)
+
+
 def serve(settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000,
           on_ready: Callable[[str], None] | None = None) -> None:
-    """Run the service with uvicorn until interrupted (bound to localhost unless ``host`` says otherwise)."""
+    """Run the service with uvicorn until interrupted (bound to localhost unless ``host`` says otherwise).
+
+    SIGTERM stops it cleanly: uploads being graded go back to the queue, temporary folders are removed,
+    and the process exits with status 0.
+    """
     import uvicorn
 
     app = create_app(settings)
     if on_ready is not None:
         on_ready(app.state.service.guard.instructor_token)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1", access_log=False)
+    main = threading.current_thread() is threading.main_thread()  # handlers can only be set there
+    before = signal.signal(signal.SIGTERM, _stop_cleanly) if main else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                    forwarded_allow_ips="127.0.0.1", access_log=False)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)

@@ -1,4 +1,4 @@
-"""The instructor's hand-grading page, on autograder.gradebook.handgrading (nbgrader's manual_score and comments)."""
+"""The instructor's hand-grading page: grades enter through the one recording path (``gradebook.record``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from autograder.gradebook import feedback, handgrading, resultjson
-from autograder.service import queue
+from autograder.gradebook import handgrading, record
 from autograder.service.auth import check_csrf
 from autograder.service.context import Service
-from autograder.service.runner import feedback_path
 
 router = APIRouter(prefix="/instructor")
 
@@ -41,20 +39,7 @@ async def enter_grade(request: Request, name: str) -> Response:
         score = float(fields["score"])
     except ValueError:
         raise HTTPException(400, f"score {fields['score']!r} is not a number") from None
-    await run_in_threadpool(lambda: handgrading.set_grade(
-        service.settings.db_url, name, fields["student"], fields["notebook"], fields["grade_id"],
-        score=score, comment=fields["comment"] or None))
-    await run_in_threadpool(_redraw, service, name, fields["student"])
+    await run_in_threadpool(lambda: record.enter_hand_grade(
+        service.assignment(name), service.settings.db_url, fields["student"], fields["notebook"],
+        fields["grade_id"], score=score, comment=fields["comment"] or None))
     return RedirectResponse(f"/instructor/a/{name}/manual", 303)
-
-
-def _redraw(service: Service, name: str, student: str) -> None:
-    """Redraw the feedback page of the upload the student's grade comes from, with the hand grades now entered."""
-    upload = queue.counted(service.engine, name).get(student)
-    if upload is None:
-        return
-    page = feedback_path(service.settings.state_dir, upload)
-    result = resultjson.load(page.with_suffix(""), student)
-    if result is not None:  # pages graded before results were kept stay as they are
-        hand = handgrading.for_student(service.settings.db_url, name, student)
-        page.write_text(feedback.render(service.assignment(name), result, hand), encoding="utf-8")

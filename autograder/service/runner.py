@@ -1,11 +1,10 @@
-"""Grade queued uploads in worker processes and record each result once (feedback page first, then the gradebook)."""
+"""Grade queued uploads in worker processes and record each result once, through the one recording path."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import os
 import threading
 from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
@@ -14,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select, update
 
 from autograder.config import Assignment
-from autograder.gradebook import feedback, handgrading, resultjson, store
+from autograder.gradebook import record, store
 from autograder.grading.cluster import ClusterError
 from autograder.grading.executors import make_executor
-from autograder.grading.notebooks import deadline, gradebook_cells, judge_blanks, record_options
 from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, GradingExecutor, start_server
 from autograder.grading.submissions import Submission
@@ -55,27 +53,10 @@ def feedback_path(state_dir: Path, upload: queue.Upload) -> Path:
     return state_dir / "feedback" / upload.assignment / f"{upload.id}.html"
 
 
-def notebook_id(assignment: Assignment) -> str:
-    """The gradebook's notebook name for an assignment (as `grade` names it)."""
-    return Path(assignment.config.notebook).stem
-
-
 def checks_json(result: SubmissionResult) -> str:
     """Every check's outcome as [grade_id, test, hidden, passed] (for the instructor's pass-rate plot)."""
     return json.dumps([[c.grade_id, k.name, k.hidden, k.passed]
                        for c in result.cells for k in c.checks if not k.skipped])
-
-
-def sync_assignments(gb: Gradebook, assignments: dict[str, Assignment]) -> dict[tuple[str, str, str], str]:
-    """Make the offered assignments exist in the gradebook as `grade` makes them (every notebook, hand-graded
-    cells, due date); returns the hand-graded cells as released, by (assignment, notebook, grade_id)."""
-    stubs: dict[tuple[str, str, str], str] = {}
-    for name, assignment in assignments.items():
-        for notebook in assignment.config.notebooks:
-            tests, hand = gradebook_cells(assignment, notebook)
-            store.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=deadline(assignment))
-            stubs |= {(name, Path(notebook).stem, c.grade_id): c.stub for c in hand}
-    return stubs
 
 
 class Runner:
@@ -90,7 +71,7 @@ class Runner:
         """Why grading last failed, until it runs again (shown on the instructor's pages)."""
         self.waiting: str | None = None
         """What grading waits for while the Dask cluster is away (shown on the instructor's pages)."""
-        self._stubs: dict[tuple[str, str, str], str] = {}
+        self._stubs: record.Stubs = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="autograder-runner", daemon=True)
@@ -129,7 +110,7 @@ class Runner:
             start_server()  # its imports overlap opening the gradebook
             with temporary_files_in(run):  # nbgrader may write an alembic.ini
                 gb = stack.enter_context(store.open_gradebook(self.settings.db_url))
-            self._stubs = sync_assignments(gb, self.assignments)
+            self._stubs = self._sync(gb)
             requeued = queue.requeue_unfinished(self.engine)
             if requeued:
                 log.info("graded again after a restart: %d uploads", requeued)
@@ -147,6 +128,10 @@ class Runner:
                         raise
                     self._wait_for_cluster(exc, delay)
                     delay = _longer(delay)
+
+    def _sync(self, gb: Gradebook) -> record.Stubs:
+        """The offered assignments' cells in the gradebook (see ``record.sync``)."""
+        return record.sync(gb, self.assignments)
 
     def _executor(self, run: Path) -> GradingExecutor:
         executor = make_executor(self.settings.jobs, self.settings.scheduler, run=run)
@@ -236,15 +221,12 @@ class Runner:
             log.exception("recording upload %d failed; it is graded again at the next start", upload.id)
 
     def _record(self, gb: Gradebook, upload: queue.Upload, result: SubmissionResult) -> None:
-        """As `grade` records (blank answers judged, page first, then the gradebook), plus the upload's row."""
+        """The upload's own page and row; when it counts (its assignment's policy), the one recording path."""
         assignment = self.assignments[upload.assignment]
-        stubs = {(nb, gid): text for (a, nb, gid), text in self._stubs.items() if a == upload.assignment}
-        result = judge_blanks(result, stubs)
-        hand = handgrading.preview(gb, upload.assignment, result)
-        _write_synced(feedback_path(self.settings.state_dir, upload), feedback.render(assignment, result, hand))
-        kept = feedback_path(self.settings.state_dir, upload).with_suffix("")  # the result, to redraw the page
-        kept.mkdir(parents=True, exist_ok=True)
-        resultjson.save(result, kept)
+        result, hand = record.judge(gb, upload.assignment, result, self._stubs)
+        page = record.Page(feedback_path(self.settings.state_dir, upload),
+                           feedback_path(self.settings.state_dir, upload).with_suffix(""), record.UPLOAD)
+        record.draw(assignment, result, hand, page)
         failed = bool(result.reason and result.reason.startswith(INTERNAL))
         policy = assignment.config.policy
         # as nbgrader's lateness in store.record: a share of every point, hand-graded ones too
@@ -267,16 +249,6 @@ class Runner:
         db.execute(update(uploads).where(uploads.c.assignment == upload.assignment,
                                          uploads.c.student == upload.student, uploads.c.id != upload.id)
                    .values(counted=False))
-        feedback.write_page(assignment, result, assignment.root / "feedback" / upload.assignment, hand)
-        options = {**record_options(assignment, result), "timestamp": upload.created_at}  # lateness: upload time
-        store.record(gb, upload.assignment, notebook_id(assignment), upload.student,
-                         {c.grade_id: c.score for c in result.cells}, digest=result.digest,
-                         reason=result.reason, **options)
-
-
-def _write_synced(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        course = record.course_page(assignment.root / "feedback" / upload.assignment, upload.student)
+        record.record(gb, assignment, result, hand, pages=[course], drawn=[page],
+                      timestamp=upload.created_at)  # lateness: the upload's time
