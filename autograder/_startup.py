@@ -2,7 +2,7 @@
 
 jsonschema, which nbformat uses to validate notebooks, imports ``rfc3987_syntax`` when it is
 installed (jupyter-events pulls it in) to check the "iri" string format. Building that module's
-grammar takes about 0.9 s on this 2-core machine, in every process that imports nbformat, and no
+grammar is slow (the largest single cost of a bare start), in every process that imports nbformat, and no
 notebook schema uses the format. Importing this module first makes that optional import fail fast,
 so jsonschema simply skips the "iri" checker. It is never imported into student kernels.
 """

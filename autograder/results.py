@@ -40,7 +40,7 @@ class CellScore:
     score: float
     """Points earned: the cell's points times the share of its tests that passed."""
     max_score: float
-    """Points available."""
+    """The most points it can earn."""
     checks: tuple[CheckResult, ...]
     """Each test's outcome."""
     notebook: str = ""
@@ -120,11 +120,11 @@ class SubmissionResult:
     """Everything known about one graded submission."""
 
     student_id: str
-    """Student id."""
+    """Who submitted it: the id the roster and the gradebook know the student by."""
     score: float
     """Points earned."""
     max_score: float
-    """Points available."""
+    """The most points it can earn."""
     cells: tuple[CellScore, ...]
     """Per test cell results."""
     reason: str | None

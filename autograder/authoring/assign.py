@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,19 @@ def assign(name: str, *, root: Path | None = None, run_solution: bool = True,
 
 def _copy_artifacts(assignment: Assignment, work: Path) -> None:
     """Keep the solution's artifacts beside it (ignored by git) so it can be graded as a submission."""
-    for name in assignment.config.artifacts:
-        if (work / name).is_file():
-            target = assignment.solutions_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(work / name, target)
+    copy_found(assignment.config.artifacts, [work], assignment.solutions_dir)
+
+
+def copy_found(names: Sequence[str], sources: Sequence[Path], dest: Path) -> None:
+    """Copy each of ``names`` into ``dest`` from the first of ``sources`` that has it (skipped where none has)."""
+    for name in names:
+        found = next((folder / name for folder in sources if (folder / name).is_file()), None)
+        if found is not None:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, dest / name)
+
+
+def copy_solution_artifacts(assignment: Assignment, dest: Path) -> None:
+    """Copy the solution's artifacts (from the configured fixtures, else solutions/) into ``dest``."""
+    fixtures = [assignment.root / assignment.config.solution_fixtures] if assignment.config.solution_fixtures else []
+    copy_found(assignment.config.artifacts, [*fixtures, assignment.solutions_dir], dest)

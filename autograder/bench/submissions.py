@@ -28,19 +28,9 @@ def _kind_notebook(assignment: Assignment, kind: str, index: int) -> NotebookNod
     return found[index % len(found)].notebook if found else zero_returns(solution)
 
 
-def _copy_artifacts(assignment: Assignment, dest: Path) -> None:
-    sources = [assignment.solutions_dir]
-    if assignment.config.solution_fixtures:
-        sources.insert(0, assignment.root / assignment.config.solution_fixtures)
-    for name in assignment.config.artifacts:
-        found = next((folder / name for folder in sources if (folder / name).is_file()), None)
-        if found is not None:
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(found, dest / name)
-
-
 def build_submissions(assignment: Assignment, dest: Path, n: int, prefix: str) -> list[str]:
     """Write ``dest/<student>/<notebook>`` for ``n`` students cycling through KINDS; return the ids."""
+    from autograder.authoring.assign import copy_solution_artifacts
     from autograder.authoring.notebook import write
 
     students = []
@@ -50,7 +40,7 @@ def build_submissions(assignment: Assignment, dest: Path, n: int, prefix: str) -
         folder = dest / student
         write(_kind_notebook(assignment, kind, index // len(KINDS)), folder / assignment.config.notebook)
         if kind != "stub":
-            _copy_artifacts(assignment, folder)
+            copy_solution_artifacts(assignment, folder)
         students.append(student)
     return students
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import copy_solution_artifacts, release_notebook, solution_notebook
 from autograder.authoring.notebook import write
-from autograder.config import Assignment, load_assignment
+from autograder.config import load_assignment
 
 if TYPE_CHECKING:
     from autograder.results import BatchResult
@@ -34,19 +34,6 @@ def _with_cell(nb: nbformat.NotebookNode, source: str, cell_id: str) -> nbformat
     return nb
 
 
-def copy_artifacts(assignment: Assignment, dest: Path) -> None:
-    """Copy the solution's artifacts (from solutions/ or the configured fixtures) next to it."""
-    sources = [assignment.solutions_dir]
-    if assignment.config.solution_fixtures:
-        sources.insert(0, assignment.root / assignment.config.solution_fixtures)
-    for name in assignment.config.artifacts:
-        for folder in sources:
-            if (folder / name).is_file():
-                (dest / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(folder / name, dest / name)
-                break
-
-
 def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[Path]:
     """Write ``dest/{solution,stub,monkeypatch}/`` submissions for assignment ``name``."""
     assignment = load_assignment(name, root)
@@ -62,7 +49,7 @@ def build_examples(name: str, dest: Path, *, root: Path | None = None) -> list[P
             shutil.rmtree(folder)
         write(nb, folder / notebook)
         if student == "solution":
-            copy_artifacts(assignment, folder)
+            copy_solution_artifacts(assignment, folder)
         made.append(folder)
     return made
 

@@ -10,6 +10,18 @@ from pathlib import Path
 DATA_DIR_ENV = "AUTOGRADER_DATA_DIR"
 
 
+CACHE_DIR_ENV = "AUTOGRADER_CACHE_DIR"
+"""Environment variable that names the grader's cache folder (decoded test splits, font list, course copies)."""
+
+
+def cache_dir() -> Path:
+    """The grader's cache folder: $AUTOGRADER_CACHE_DIR, else $XDG_CACHE_HOME/autograder, else ~/.cache/autograder."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
+
+
 class DatasetError(RuntimeError):
     """A dataset is missing or does not match its checksums; the message says what to do."""
 

@@ -39,7 +39,7 @@ class ManualItem:
     """One student's answer to one hand-graded cell, with its current grade."""
 
     student: str
-    """Student id."""
+    """The id the roster and the gradebook know the student by."""
     notebook: str
     """Notebook name as the gradebook has it (file name without .ipynb)."""
     grade_id: str
@@ -47,7 +47,7 @@ class ManualItem:
     kind: str
     """'markdown' or 'code' (an answer), 'task', or 'autograded' (a test cell flagged for review)."""
     max_score: float
-    """Points available."""
+    """The most points it can earn."""
     answer: str
     """The student's cell source ('' for a task, or when the answer is missing)."""
     auto_score: float | None

@@ -59,13 +59,13 @@ class StoredResult:
     """What the gradebook holds for one student's submission."""
 
     student: str
-    """Student id."""
+    """The id the roster and the gradebook know the student by."""
     digest: str
     """sha256 of the graded files."""
     score: float
-    """Total auto score."""
+    """Points earned by the autograded cells, all notebooks together."""
     max_score: float
-    """Points available."""
+    """The most points it can earn."""
     reason: str | None
     """Why the submission scored zero as a whole, if it did."""
 

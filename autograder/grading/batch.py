@@ -54,7 +54,7 @@ def grade(
         results: list[SubmissionResult] = []
         todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
         with contextlib.ExitStack() as stack:
-            # workers start before the gradebook opens: nbgrader's import (~1 s) overlaps the first containers
+            # workers start before the gradebook opens: nbgrader's slow import overlaps the first containers
             futures = _submit_all(stack, assignment, todo, options, run)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(store.open_gradebook(url))

@@ -12,7 +12,6 @@ of font files there, nothing else.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from autograder.datasets import cache_dir
 from autograder.sandbox.base import HOME, default_env
 
 FONT_CACHE_TARGET = "/opt/autograder/matplotlib"
@@ -27,15 +27,15 @@ FONT_CACHE_TARGET = "/opt/autograder/matplotlib"
 
 
 def cache_root() -> Path:
-    """This user's cache folder for the grader ($XDG_CACHE_HOME/autograder, else ~/.cache/autograder)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
+    """This user's cache folder for the grader (see ``datasets.cache_dir``)."""
+    return cache_dir()
 
 
 @functools.cache
 def font_cache() -> Path | None:
     """The folder with matplotlib's font list for the installed matplotlib; None when there is none to have.
 
-    Built on first use (about 1 s, once per machine and matplotlib version), then reused.
+    Built on first use (once per machine and matplotlib version), then reused.
     """
     try:
         version = metadata.version("matplotlib")

@@ -45,7 +45,7 @@ class SignInLink:
     """A student's personal sign-in link."""
 
     student: str
-    """Student id."""
+    """The id the roster and the gradebook know the student by."""
     email: str | None
     """Where to send it, if known."""
     url: str
