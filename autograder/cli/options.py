@@ -25,4 +25,5 @@ SCHEDULER = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
 STATE = click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="The service's folder (uploads, feedback, secret key). Default: .autograder/ in the course.")
 PUBLIC_URL = click.option("--public-url", default="http://127.0.0.1:8000", show_default=True,
-                          help="The address students open (the TLS proxy's, in production).")
+                          help="The address students open (the TLS proxy's, in production; "
+                               "`serve` without it: its own --host and --port).")

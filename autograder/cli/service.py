@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from autograder.cli.options import COURSE, DATA, DB, JOBS, PUBLIC_URL, SANDBOX, SCHEDULER, STATE, console
 
@@ -29,15 +30,20 @@ def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str,
           course: Path | None, data_dir: Path | None) -> None:
     """Serve the course: students sign in, upload, and read their feedback seconds later.
 
-    The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start).
+    The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start). Without
+    --public-url, links point at http://HOST:PORT as given here.
 
     \b
     Example:
       autograder roster import roster.csv && autograder roster export
       autograder serve --port 8000 --jobs 2
     """
+    from autograder.service.app import listening_url
     from autograder.service.app import serve as run_service
     from autograder.service.settings import make_settings
+
+    if click.get_current_context().get_parameter_source("public_url") is ParameterSource.DEFAULT:
+        public_url = listening_url(host, port)  # the link printed below must reach this server
 
     settings = make_settings(course, db_url=db_url, state_dir=state_dir, jobs=jobs, sandbox=sandbox,
                              data_dir=data_dir, assignments=assignments, public_url=public_url,
@@ -45,6 +51,8 @@ def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str,
 
     def ready(token: str) -> None:
         shown = "$AUTOGRADER_INSTRUCTOR_TOKEN" if settings.instructor_token else token
-        console.print(f"instructor sign-in: {public_url.rstrip('/')}/login?token={shown}")
+        # one line, whatever the terminal's width (a link cut in two cannot be copied from a log)
+        console.print(f"instructor sign-in: {public_url.rstrip('/')}/login?token={shown}", soft_wrap=True,
+                      markup=False)
 
     run_service(settings, host=host, port=port, on_ready=ready)

@@ -132,7 +132,12 @@ async def upload(request: Request, name: str) -> Response:
     limit = service.settings.max_upload_mb * 1_000_000
     if int(request.headers.get("content-length") or 0) > limit + 1_000_000:
         raise HTTPException(413, f"upload too large: more than {service.settings.max_upload_mb} MB")
-    form = await request.form(max_files=2 + len(assignment.config.artifacts), max_fields=4)
+    try:
+        form = await request.form(max_files=2 + len(assignment.config.artifacts), max_fields=4)
+    except HTTPException as exc:  # starlette's multipart parser refused the body
+        reason = str(exc.detail).rstrip(".")
+        raise HTTPException(exc.status_code, f"the upload form could not be read ({reason}); reload the page and "
+                            "upload the file again") from None
     try:
         check_csrf(request, form.get("csrf"))
         files = {k: (v.filename or "", v.file) for k, v in form.multi_items() if isinstance(v, UploadFile)}

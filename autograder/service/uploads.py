@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import lzma
 import os
+import re
 import shutil
 import stat
 import uuid
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from autograder.authoring.notebook import NotebookError, read
 from autograder.config import Assignment
@@ -20,6 +23,11 @@ MAX_ZIP_MEMBERS = 32
 MAX_RATIO = 100
 """Largest compression ratio accepted for a zip member over 1 MB (zip bombs go far beyond)."""
 CHUNK = 1 << 20
+DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, NotImplementedError)
+"""What zipfile and its decompressors raise on a broken archive (bz2 raises OSError, a bad offset ValueError,
+an unknown compression method NotImplementedError); caught only around reads of the upload, never disk writes."""
+ARTIFACT_FIELD = re.compile(r"artifact_([0-9]{1,4})")
+"""The form field of the i-th declared artifact."""
 
 
 class UploadError(UserError, ValueError):
@@ -44,12 +52,21 @@ class _Budget:
                               "(clear the notebook's outputs with Kernel > Restart & Clear Output)", 413)
 
 
-def _copy(source: IO[bytes], target: Path, budget: _Budget) -> None:
+def _copy(read: Callable[[int], bytes], target: Path, budget: _Budget) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as out:
-        for block in iter(lambda: source.read(CHUNK), b""):
+        for block in iter(lambda: read(CHUNK), b""):
             budget.take(len(block))
             out.write(block)
+
+
+def _damaged(where: str, exc: Exception) -> UploadError:
+    """The one-sentence refusal for a zip that cannot be read, naming the member (or the zip) at fault."""
+    if isinstance(exc, NotImplementedError):
+        return UploadError(f"{where}: compressed with a method this server cannot read ({exc}); "
+                           "zip the files again with your system's ordinary zip tool", 400)
+    reason = str(exc)[:120] or type(exc).__name__
+    return UploadError(f"{where}: the zip is damaged ({reason}); zip the files again and upload the new zip", 400)
 
 
 def unpack(files: Mapping[str, tuple[str, BinaryIO]], assignment: Assignment, dest: Path, *, limit: int) -> int:
@@ -66,16 +83,18 @@ def unpack(files: Mapping[str, tuple[str, BinaryIO]], assignment: Assignment, de
     if name.lower().endswith(".zip"):
         _unzip(content, assignment, dest, budget)
     elif name.lower().endswith(".ipynb"):
-        _copy(content, notebook, budget)
+        _copy(content.read, notebook, budget)
     else:
         raise UploadError(f"{PurePosixPath(name).name}: not a notebook; upload the .ipynb file "
                           "(or a .zip holding it and the assignment's files)", 415)
     for field, (artifact_name, artifact) in files.items():
         if field.startswith("artifact_") and artifact_name:
-            index = int(field.removeprefix("artifact_")) if field[9:].isdigit() else -1
+            number = ARTIFACT_FIELD.fullmatch(field)
+            index = int(number.group(1)) if number else -1
             if not 0 <= index < len(assignment.config.artifacts):
-                raise UploadError(f"{field}: this assignment takes no such file", 400)
-            _copy(artifact, dest / assignment.config.artifacts[index], budget)
+                wanted = ", ".join(assignment.config.artifacts) or "the notebook alone"
+                raise UploadError(f"{field[:40]}: this assignment takes no such file; upload {wanted}", 400)
+            _copy(artifact.read, dest / assignment.config.artifacts[index], budget)
     if not notebook.is_file():
         raise UploadError(f"the zip holds no notebook; put {assignment.config.notebook} in it", 400)
     try:
@@ -97,8 +116,9 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath:
 def _unzip(content: BinaryIO, assignment: Assignment, dest: Path, budget: _Budget) -> None:
     try:
         archive = zipfile.ZipFile(content)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadError(f"not a readable zip file ({exc})", 400) from None
+    except DAMAGED as exc:
+        raise UploadError(f"not a readable zip file ({str(exc)[:120]}); zip the files again and upload "
+                          "the new zip", 400) from None
     with archive:
         members = [i for i in archive.infolist() if not i.is_dir()
                    and not i.filename.startswith("__MACOSX/") and PurePosixPath(i.filename).name != ".DS_Store"]
@@ -122,8 +142,27 @@ def _unzip(content: BinaryIO, assignment: Assignment, dest: Path, budget: _Budge
             if info.file_size > CHUNK and info.file_size > MAX_RATIO * max(info.compress_size, 1):
                 raise UploadError(f"{info.filename}: compressed {info.file_size // max(info.compress_size, 1)}"
                                   " to 1; refusing a zip bomb", 413)
-            with archive.open(info) as member:
-                _copy(member, target, budget)
+            _extract(archive, info, target, budget)
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: _Budget) -> None:
+    """Copy one member out; a broken member (bad CRC, cut short, bad header, ...) is refused by name."""
+    if info.flag_bits & 0x1:
+        raise UploadError(f"{info.filename}: the zip is password-protected; zip the files again without "
+                          "a password", 400)
+    try:
+        member = archive.open(info)
+    except DAMAGED as exc:
+        raise _damaged(info.filename, exc) from None
+
+    def read(size: int) -> bytes:
+        try:
+            return member.read(size)
+        except DAMAGED as exc:
+            raise _damaged(info.filename, exc) from None
+
+    with member:
+        _copy(read, target, budget)
 
 
 def _fsync_tree(folder: Path) -> None:
