@@ -1,4 +1,4 @@
-"""Fixtures and helpers shared by the service tests: a one-assignment course, databases, signed-in clients."""
+"""Fixtures and helpers shared by the service tests: a one-assignment course, databases, sign-in, upload, waiting."""
 
 from __future__ import annotations
 
@@ -18,16 +18,18 @@ from pathlib import Path
 import httpx
 import nbformat
 import pytest
+from sqlalchemy import func, select
 
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.config import load_assignment
-from autograder.service.db import prepare
+from autograder.service.db import engine_for, prepare, uploads
 from autograder.service.roster import student_token
 from autograder.service.settings import ServiceSettings, make_settings, secret_key
+from tests.waiting import wait_until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette now asks for httpx2; httpx serves these tests the same
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient  # noqa: F401  (the service tests take it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "backpropagation_simulation"
@@ -78,12 +80,47 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, token: str) -> str:
-    """Sign ``client`` in with ``token``; returns the session's CSRF token."""
+def sign_in(client: httpx.Client, token: str) -> str:
+    """Sign ``client`` (in-process or over HTTP) in with ``token``; returns the session's CSRF token."""
     page = client.get("/login")
     answer = client.post("/login", data={"token": token, "csrf": csrf_of(page.text)}, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     return csrf_of(client.get("/").text)
+
+
+def upload(client: httpx.Client, csrf: str, data: bytes, *, name: str = "nb.ipynb") -> int:
+    """Upload ``data`` as the signed-in student's notebook, under the file name ``name``; the upload's id."""
+    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": (name, data)},
+                         follow_redirects=False)
+    assert answer.status_code == 303, (answer.status_code, answer.text[-300:])
+    return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+def upload_state(client: httpx.Client, upload_id: int) -> dict[str, object]:
+    """What the upload's status page answers: its status, score, place in the queue."""
+    state: dict[str, object] = client.get(f"/uploads/{upload_id}/status").json()
+    return state
+
+
+def upload_status(client: httpx.Client, upload_id: int) -> str:
+    """The upload's status: queued, running, done or failed."""
+    return str(upload_state(client, upload_id)["status"])
+
+
+def upload_count(db_url: str) -> int:
+    """How many uploads the service's table holds (refused uploads leave none)."""
+    engine = engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(uploads)) or 0)
+    finally:
+        engine.dispose()
+
+
+def wait_done(client: httpx.Client, upload_id: int, timeout: float = 120) -> dict[str, object]:
+    """Poll an upload's status until it is graded (done or failed); its last state."""
+    return wait_until(lambda: upload_state(client, upload_id), until=lambda s: s["status"] in ("done", "failed"),
+                      timeout=timeout, what=f"upload {upload_id} graded")
 
 
 def free_port() -> int:
@@ -201,34 +238,17 @@ def start_server(course: Path, db_url: str, port: int, sandbox: str) -> subproce
     with (course / f"server-{time.monotonic_ns()}.log").open("wb") as log:  # the child keeps its own copy
         server = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
                                   env={**os.environ, "AUTOGRADER_INSTRUCTOR_TOKEN": "t-instructor"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    server.kill()
-    raise AssertionError("the server did not start in 120 s")
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code,
+                   until=lambda code: code == 200, ignoring=(httpx.HTTPError,), timeout=120,
+                   what=f"`autograder serve` answering on port {port}")
+    except AssertionError:
+        server.kill()
+        raise
+    return server
 
 
 def upload_over_http(port: int, token: str, data: bytes) -> int:
     """Sign in with ``token`` on a real server, upload ``data`` as the notebook; the upload's id."""
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        page = client.get("/login")
-        client.post("/login", data={"token": token, "csrf": csrf_of(page.text)})
-        csrf = csrf_of(client.get("/").text)
-        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)})
-        assert answer.status_code == 303, (answer.status_code, answer.text[-300:])
-        return int(answer.headers["location"].rsplit("/", 1)[1])
-
-
-def wait_done(client: TestClient, upload_id: int, timeout: float = 120) -> dict[str, object]:
-    """Poll an upload's status until it is graded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state: dict[str, object] = client.get(f"/uploads/{upload_id}/status").json()
-        if state["status"] in ("done", "failed"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"upload {upload_id} not graded after {timeout} s")
+        return upload(client, sign_in(client, token), data)

@@ -94,14 +94,14 @@ def _finish(process: subprocess.Popen[str]) -> str:
 
 def _kill_after(process: subprocess.Popen[str], seconds: float) -> bool:
     """SIGKILL the grader's whole process group after ``seconds``; False if it had finished already."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    finished = process.poll() is not None
-    if not finished:
+    try:
+        process.wait(timeout=seconds)
+        killed = False
+    except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        killed = True
     process.communicate(timeout=60)
-    return not finished
+    return killed
 
 
 def _resubmit(subs: Path, kinds: dict[str, str], notebooks: dict[str, bytes], rng: random.Random) -> None:

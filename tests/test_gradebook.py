@@ -40,7 +40,8 @@ def _record(url: str, student: str, scores: dict[str, float], reason: str | None
         record(gb, "tiny", "tiny", student, scores, digest=f"digest-{sum(scores.values())}", reason=reason)
 
 
-def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+def _query(url: str, sql: str) -> list[tuple[object, ...]]:
+    """The rows ``sql`` selects from the SQLite gradebook at ``url``."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
         return db.execute(sql).fetchall()
 
@@ -67,10 +68,10 @@ def test_regrading_replaces_rows_and_never_duplicates(url: str) -> None:
     for scores in ({"test-add": 2.0, "test-scale": 0.0}, {"test-add": 2.0, "test-scale": 2.0},
                    {"test-add": 2.0, "test-scale": 2.0}):
         _record(url, "alice", scores)
-    assert _rows(url, "SELECT COUNT(*) FROM submitted_assignment") == [(1,)]
-    assert _rows(url, "SELECT COUNT(*) FROM submitted_notebook") == [(1,)]
-    assert _rows(url, "SELECT COUNT(*), SUM(auto_score) FROM grade") == [(2, 4.0)]
-    assert _rows(url, "SELECT student, score FROM autograder_result") == [("alice", 4.0)]
+    assert _query(url, "SELECT COUNT(*) FROM submitted_assignment") == [(1,)]
+    assert _query(url, "SELECT COUNT(*) FROM submitted_notebook") == [(1,)]
+    assert _query(url, "SELECT COUNT(*), SUM(auto_score) FROM grade") == [(2, 4.0)]
+    assert _query(url, "SELECT student, score FROM autograder_result") == [("alice", 4.0)]
 
 
 def test_a_failed_record_writes_nothing(url: str) -> None:
@@ -82,10 +83,10 @@ def test_a_failed_record_writes_nothing(url: str) -> None:
             record(gb, "tiny", "tiny", "alice", {"test-add": 0.0, "test-scale": "x"},  # type: ignore[dict-item]
                    digest="changed", reason=None)
         record(gb, "tiny", "tiny", "carol", {"test-add": 1.0}, digest="c", reason=None)  # the session goes on
-    assert _rows(url, "SELECT id FROM student ORDER BY id") == [("alice",), ("carol",)]
-    assert _rows(url, "SELECT student, digest, score FROM autograder_result ORDER BY student") == [
+    assert _query(url, "SELECT id FROM student ORDER BY id") == [("alice",), ("carol",)]
+    assert _query(url, "SELECT student, digest, score FROM autograder_result ORDER BY student") == [
         ("alice", "digest-3.0", 3.0), ("carol", "c", 1.0)]
-    assert _rows(url, "SELECT COUNT(*) FROM submitted_assignment") == [(2,)]
+    assert _query(url, "SELECT COUNT(*) FROM submitted_assignment") == [(2,)]
     assert sorted(peek_stored(url, "tiny")) == ["alice", "carol"]
 
 
@@ -94,7 +95,7 @@ def test_an_unknown_assignment_is_refused_without_a_trace(url: str) -> None:
 
     with open_gradebook(url) as gb, pytest.raises(MissingEntry):
         record(gb, "nope", "nope", "alice", {"test-add": 2.0}, digest="d", reason=None)
-    assert _rows(url, "SELECT COUNT(*) FROM student") == [(0,)]
+    assert _query(url, "SELECT COUNT(*) FROM student") == [(0,)]
 
 
 def test_regrading_keeps_hand_grades_and_comments(url: str) -> None:

@@ -83,7 +83,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory, sandbox_name: str) -> Grade
     return Graded(root, root / "nbgrader-only.db", ours, batch)
 
 
-def _rows(db: Path, table: str) -> list[tuple[object, ...]]:
+def _table_rows(db: Path, table: str) -> list[tuple[object, ...]]:
+    """Every row of ``table`` in the SQLite database ``db``, in a fixed order."""
     with sqlite3.connect(db) as connection:
         return sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)  # noqa: S608
 
@@ -122,7 +123,7 @@ def test_autograded_points_equal_nbgrader_autograde(graded: Graded) -> None:
 
 def test_grading_changes_no_row_it_does_not_own(graded: Graded) -> None:
     for table in _tables(graded.nbgrader_db):
-        assert _rows(graded.ours_db, table) == _rows(graded.nbgrader_db, table), table
+        assert _table_rows(graded.ours_db, table) == _table_rows(graded.nbgrader_db, table), table
 
 
 def test_late_submission_keeps_its_time_and_gets_nbgraders_penalty(graded: Graded) -> None:

@@ -17,7 +17,8 @@ from autograder.sandbox import available_backends
 from autograder.sandbox import owners as scratch
 from autograder.sandbox.cgroups import container_cgroups
 from tests.conftest import ROOT
-from tests.test_sandbox import ISOLATED, _processes_with
+from tests.sandbox_helpers import ISOLATED, processes_with
+from tests.waiting import wait_until
 
 
 def _dead_tag() -> str:
@@ -94,23 +95,21 @@ def test_containers_of_a_killed_grader_are_swept(backend: str) -> None:
     container, holder_tag = holder.stdout.readline().split()
     assert holder_tag.startswith(f"{holder.pid}-") and scratch.owner_alive(holder_tag)
     assert scratch.owner_of(container, sandbox.CONTAINER_PREFIX) == holder_tag
-    for _ in range(100):  # the container's own process is up once its command line shows
-        if _processes_with(marker):
-            break
-        subprocess.run(["sleep", "0.1"], check=True)
+    wait_until(lambda: processes_with(marker), timeout=10, every=0.1,
+               what="the container's own process up (its command line shows the marker)")
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     holder.stdout.close()
     state = Path(sandbox.RUNC_ROOT, container)
     if backend == "runc":
-        assert _processes_with(marker), "runc run has a session of its own: the container outlives its starter"
+        assert processes_with(marker), "runc run has a session of its own: the container outlives its starter"
         assert state.exists()
     tag = scratch.owner_of(container, sandbox.CONTAINER_PREFIX)
     assert [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag], "its bundle"
     swept = sandbox.sweep()
     assert swept.containers >= (1 if backend == "runc" or os.geteuid() == 0 else 0)
     assert not [p for p in Path(tempfile.gettempdir()).iterdir() if scratch.folder_owner(p.name) == tag]
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     assert not state.exists()
     assert container_cgroups(container) == [], "cgroups left"
 

@@ -33,8 +33,7 @@ from autograder.sandbox import (
 )
 from autograder.sandbox.cgroups import container_cgroups
 from tests.conftest import ROOT
-
-ISOLATED = ("runc", "bwrap")
+from tests.sandbox_helpers import ISOLATED, processes_with
 
 
 @dataclass(frozen=True)
@@ -76,18 +75,6 @@ def box(request: pytest.FixtureRequest) -> Sandbox:
     if request.param not in available_backends():
         pytest.skip(f"{request.param} does not work on this machine")
     return get_sandbox(str(request.param))
-
-
-def _processes_with(marker: str) -> list[int]:
-    """Host pids whose command line contains ``marker``."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            pass  # exited meanwhile
-    return found
 
 
 # --- what runs inside --------------------------------------------------------------------------------
@@ -353,7 +340,7 @@ def test_kill_stops_everything_promptly(box: Sandbox) -> None:
             f"print('up', flush=True)\ntime.sleep(60)  # {marker}")
     proc = box.spawn([sys.executable, "-c", code], mounts=runtime_mounts())
     assert proc.stdout.readline() == b"up\n"
-    assert len(_processes_with(marker)) >= 2
+    assert len(processes_with(marker)) >= 2
     started = time.perf_counter()
     proc.kill()
     assert time.perf_counter() - started < 5
@@ -361,7 +348,7 @@ def test_kill_stops_everything_promptly(box: Sandbox) -> None:
     proc.kill()  # idempotent
     proc.close()
     proc.close()
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     if isinstance(box, RuncSandbox):
         listed = subprocess.run(["runc", "--root", box.state_dir, "list", "-q"], capture_output=True, check=True)
         assert proc.container not in listed.stdout.decode().split()

@@ -30,6 +30,7 @@ from tests.service_helpers import (
     settings_for,
     sign_in,
     token_for,
+    upload,
     write_roster,
 )
 
@@ -53,13 +54,6 @@ def settings(course: Path, db_url: str) -> ServiceSettings:
 
 def _client(settings: ServiceSettings, **kw: object) -> TestClient:
     return TestClient(create_app(settings), **kw)  # type: ignore[arg-type]
-
-
-def _upload(client: TestClient, csrf: str, data: bytes, name: str = "mine.ipynb") -> int:
-    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": (name, data)},
-                         follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    return int(answer.headers["location"].rsplit("/", 1)[1])
 
 
 def test_nbgrader_tables_stay_nbgrader_and_its_gradebook_opens(settings: ServiceSettings) -> None:
@@ -100,7 +94,7 @@ def test_a_student_reaches_only_their_own_uploads(settings: ServiceSettings) -> 
     with _client(settings) as alice, _client(settings) as bob:
         alice_csrf = sign_in(alice, token_for(settings, "alice"))
         sign_in(bob, token_for(settings, "bob"))
-        mine = _upload(alice, alice_csrf, notebook_bytes(settings.root))
+        mine = upload(alice, alice_csrf, notebook_bytes(settings.root), name="mine.ipynb")
         for path in (f"/uploads/{mine}", f"/uploads/{mine}/status", f"/uploads/{mine}/feedback",
                      f"/uploads/{mine}/files"):
             assert alice.get(path, follow_redirects=False).status_code in (200, 303), path
@@ -140,12 +134,13 @@ def test_every_post_needs_the_session_csrf_token(settings: ServiceSettings) -> N
         sign_in(teacher, INSTRUCTOR)
         for path in (f"/instructor/a/{NAME}/regrade", f"/instructor/a/{NAME}/students/alice/regrade"):
             assert teacher.post(path, data={"csrf": "forged"}).status_code == 403
-        _upload(student, csrf, notebook_bytes(settings.root))  # with the token it works
+        upload(student, csrf, notebook_bytes(settings.root), name="mine.ipynb")  # with the token it works
 
 
 def test_instructor_pages(settings: ServiceSettings) -> None:
     with _client(settings) as student, _client(settings) as teacher:
-        upload_id = _upload(student, sign_in(student, token_for(settings, "alice")), notebook_bytes(settings.root))
+        upload_id = upload(student, sign_in(student, token_for(settings, "alice")), notebook_bytes(settings.root),
+                           name="mine.ipynb")
         csrf = sign_in(teacher, INSTRUCTOR)
         files = teacher.get(f"/uploads/{upload_id}/files")
         with zipfile.ZipFile(io.BytesIO(files.content)) as archive:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from autograder.service.app import create_app
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
     INSTRUCTOR,
-    NAME,
     TestClient,
     free_port,
     make_course,
@@ -25,7 +23,10 @@ from tests.service_helpers import (
     sign_in,
     sqlite_gradebook,
     token_for,
+    upload,
+    upload_status,
     wait_done,
+    wait_until,
     write_roster,
 )
 
@@ -50,24 +51,18 @@ def _graded_here(cluster: LocalDask) -> dict[str, int]:
 
 
 def _upload(client: TestClient, token: str, data: bytes) -> int:
-    csrf = sign_in(client, token)
-    answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("nb.ipynb", data)},
-                         follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    return int(answer.headers["location"].rsplit("/", 1)[1])
+    """Sign in as the student ``token`` names and upload ``data``; the upload's id."""
+    return upload(client, sign_in(client, token), data)
 
 
-def _status(client: TestClient, upload_id: int) -> str:
-    state: dict[str, str] = client.get(f"/uploads/{upload_id}/status").json()
-    return state["status"]
+def _notices(client: TestClient) -> str:
+    """What the instructor's home page says about grading (failed, or paused waiting for the scheduler)."""
+    return " ".join(re.findall(r'<div class="(?:warn|error)">(.*?)</div>', client.get("/instructor").text, re.S))
 
 
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen in {timeout} s: {what}")
-        time.sleep(0.2)
+def _tries_to_reach(caplog: pytest.LogCaptureFixture) -> int:
+    """How many tries to reach the lost Dask scheduler the runner has given up on so far."""
+    return sum("next try to reach the Dask scheduler" in r.getMessage() for r in caplog.records)
 
 
 @pytest.fixture
@@ -93,7 +88,8 @@ def test_uploads_are_graded_on_the_dask_workers(course: Path, tmp_path: Path, sa
 
 
 def test_a_lost_scheduler_sends_uploads_back_to_the_queue_until_it_is_back(
-        course: Path, tmp_path: Path, sandbox_name: str, data_dir: Path) -> None:
+        course: Path, tmp_path: Path, sandbox_name: str, data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="autograder.service")
     env, port = {"AUTOGRADER_DATA_DIR": str(data_dir)}, free_port()
     with local_dask(1, env=env, port=port) as first:
         settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name, scheduler=first.address)
@@ -108,18 +104,24 @@ def test_a_lost_scheduler_sends_uploads_back_to_the_queue_until_it_is_back(
             try:
                 caught = _upload(client, token_for(settings, "bob"), notebook_bytes(course, "stub"))
                 sign_in(client, INSTRUCTOR)
-                _wait_for("bob's upload in grading", lambda: _status(client, caught) == "running")
+                wait_until(lambda: upload_status(client, caught), until=lambda s: s == "running", timeout=60,
+                           what="bob's upload in grading")
                 first.scheduler.kill()
-                _wait_for("bob's upload back in the queue", lambda: _status(client, caught) == "queued")
+                wait_until(lambda: upload_status(client, caught), until=lambda s: s == "queued", timeout=60,
+                           what="bob's upload back in the queue")
             finally:
                 os.kill(worker.pid, signal.SIGCONT)
             later = _upload(client, token_for(settings, "cy"), notebook_bytes(course))
+            tried = _tries_to_reach(caplog)
             sign_in(client, INSTRUCTOR)
-            _wait_for("the instructor told", lambda: f"waiting for the Dask scheduler at {first.address}"
-                      in client.get("/instructor").text)
-            time.sleep(2)
+            wait_until(lambda: _notices(client), timeout=60, what="the instructor told",
+                       until=lambda page: f"waiting for the Dask scheduler at {first.address}" in page)
+            # a whole failed try to reach the scheduler, begun after cy's upload: had it failed or zeroed the
+            # uploads that wait, it would have by now
+            wait_until(lambda: _tries_to_reach(caplog), until=lambda tries: tries >= tried + 2, timeout=90,
+                       what="the runner's next two tries to reach the lost scheduler")
             # accepted, and waiting: not failed, not zero
-            assert (_status(client, caught), _status(client, later)) == ("queued", "queued")
+            assert (upload_status(client, caught), upload_status(client, later)) == ("queued", "queued")
             with local_dask(1, env=env, port=port) as second:
                 state = wait_done(client, later)
                 assert (state["status"], state["score"]) == ("done", 20.0), state
@@ -139,15 +141,17 @@ def test_a_scheduler_lost_while_idle_is_waited_for_and_uploads_queue(course: Pat
         app = create_app(settings)
         with TestClient(app) as client:
             sign_in(client, INSTRUCTOR)
-            _wait_for("the runner connected and checked the worker", lambda: any(
-                "grading on the Dask scheduler" in r.getMessage() for r in caplog.records))
+            wait_until(lambda: [r.getMessage() for r in caplog.records], timeout=60,
+                       until=lambda logged: any("grading on the Dask scheduler" in m for m in logged),
+                       what="the runner connected and checked the worker")
             cluster.scheduler.kill()
             waiting = f"waiting for the Dask scheduler at {cluster.address}"
-            _wait_for("the loss noticed", lambda: f"{waiting}: the connection to it was lost"
-                      in client.get("/instructor").text)
-            upload = _upload(client, token_for(settings, "ada"), notebook_bytes(course))
+            wait_until(lambda: _notices(client), timeout=60, what="the loss noticed",
+                       until=lambda page: f"{waiting}: the connection to it was lost" in page)
+            upload_id = _upload(client, token_for(settings, "ada"), notebook_bytes(course))
             sign_in(client, INSTRUCTOR)
             # it tries again (and says why that failed) rather than stopping
-            _wait_for("a failed try", lambda: f"{waiting}: cannot reach" in client.get("/instructor").text)
-            assert _status(client, upload) == "queued"
+            wait_until(lambda: _notices(client), timeout=60, what="a failed try",
+                       until=lambda page: f"{waiting}: cannot reach" in page)
+            assert upload_status(client, upload_id) == "queued"
             assert app.state.service.runner.error is None

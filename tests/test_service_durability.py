@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from tests.service_helpers import (
     start_server,
     token_for,
     upload_over_http,
+    wait_until,
     write_roster,
 )
 
@@ -36,7 +36,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request, tmp_path)
 
 
-def _rows(url: str) -> dict[int, tuple[str, int, float | None]]:
+def _uploads_by_id(url: str) -> dict[int, tuple[str, int, float | None]]:
+    """Each upload's (status, times recorded, score), by upload id."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
@@ -56,7 +57,7 @@ def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path
     server = start_server(course, db_url, port, sandbox_name)
     try:
         ids = [upload_over_http(port, token_for(settings, s), data) for s in STUDENTS]
-        before = _rows(db_url)
+        before = _uploads_by_id(db_url)
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(30)
     finally:
@@ -68,13 +69,12 @@ def test_sigkill_while_queued_and_running_grades_each_upload_once(tmp_path: Path
 
     server = start_server(course, db_url, free_port(), sandbox_name)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and any(s != "done" for s, _, _ in _rows(db_url).values()):
-            time.sleep(0.5)
+        wait_until(lambda: _uploads_by_id(db_url), until=lambda rows: all(s == "done" for s, _, _ in rows.values()),
+                   timeout=240, every=0.5, what="every upload graded after the restart")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(60)
-    after = _rows(db_url)
+    after = _uploads_by_id(db_url)
     assert after == {i: ("done", 1, 20.0) for i in ids}  # every upload graded, each recorded exactly once
 
     from nbgrader.api import Gradebook

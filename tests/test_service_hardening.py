@@ -20,9 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from autograder.service.db import engine_for, uploads
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
     NAME,
@@ -34,6 +32,7 @@ from tests.service_helpers import (
     sqlite_gradebook,
     start_server,
     token_for,
+    upload_count,
     write_roster,
 )
 from tests.waiting import wait_until
@@ -184,7 +183,7 @@ def test_every_broken_upload_answers_4xx_on_the_same_connection_and_leaves_nothi
     state = course / ".autograder"
     assert [p for folder in ("uploads", "incoming") if (state / folder).exists()
             for p in (state / folder).rglob("*")] == []
-    assert _rows(db_url) == 0
+    assert upload_count(db_url) == 0
 
 
 def _refuse_all(connection: Connection, course: Path, notebook: bytes, csrf: str) -> None:
@@ -203,15 +202,6 @@ def _refuse_all(connection: Connection, course: Path, notebook: bytes, csrf: str
                                    {"Content-Type": "multipart/form-data; boundary=x"})
     assert status == 400 and "could not be read" in _refusal(page) and "Traceback" not in page, status
     assert connection.send("GET", "/")[0] == 200
-
-
-def _rows(db_url: str) -> int:
-    engine = engine_for(db_url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.scalar(select(func.count()).select_from(uploads)) or 0)
-    finally:
-        engine.dispose()
 
 
 def _serve(course: Path, db_url: str, port: int, tmpdir: Path) -> tuple[subprocess.Popen[bytes], Path]:

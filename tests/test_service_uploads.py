@@ -8,11 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from autograder.config import load_assignment
 from autograder.service.app import create_app
-from autograder.service.db import engine_for, uploads
 from autograder.service.roster import import_roster
 from autograder.service.settings import ServiceSettings
 from autograder.service.uploads import UploadError, unpack
@@ -25,6 +23,9 @@ from tests.service_helpers import (
     sign_in,
     sqlite_gradebook,
     token_for,
+    upload,
+    upload_count,
+    upload_state,
     write_roster,
 )
 
@@ -47,15 +48,6 @@ def settings(tmp_path: Path) -> ServiceSettings:
     made = settings_for(course, sqlite_gradebook(tmp_path), grade=False, max_upload_mb=2)
     import_roster(write_roster(course, ["alice"]), made)
     return made
-
-
-def _rows(settings: ServiceSettings) -> int:
-    engine = engine_for(settings.db_url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.scalar(select(func.count()).select_from(uploads)) or 0)
-    finally:
-        engine.dispose()
 
 
 def _stored(settings: ServiceSettings) -> list[Path]:
@@ -90,7 +82,7 @@ def test_refused_uploads_answer_4xx_and_store_nothing(settings: ServiceSettings)
         assert client.post(f"/a/{NAME}/upload", data={"csrf": csrf}).status_code == 400
         huge = client.post(f"/a/{NAME}/upload", data={"csrf": csrf}, files={"notebook": ("m.ipynb", b"x" * 4_000_000)})
         assert huge.status_code == 413
-    assert _rows(settings) == 0
+    assert upload_count(settings.db_url) == 0
     assert _stored(settings) == []
 
 
@@ -115,14 +107,11 @@ def test_artifact_fields_map_to_declared_names_only(settings: ServiceSettings, t
 def test_an_accepted_upload_is_on_disk_and_queued_before_the_answer(settings: ServiceSettings) -> None:
     with TestClient(create_app(settings)) as client:
         csrf = sign_in(client, token_for(settings, "alice"))
-        answer = client.post(f"/a/{NAME}/upload", data={"csrf": csrf},
-                             files={"notebook": ("Mine (2).ipynb", notebook_bytes(settings.root))},
-                             follow_redirects=False)
-        assert answer.status_code == 303
-        state = client.get(answer.headers["location"] + "/status").json()
+        upload_id = upload(client, csrf, notebook_bytes(settings.root), name="Mine (2).ipynb")
+        state = upload_state(client, upload_id)
     assert state["status"] == "queued" and state["ahead"] == 0
     assert [p.name for p in _stored(settings)] == [f"{NAME}.ipynb"]
-    assert _rows(settings) == 1
+    assert upload_count(settings.db_url) == 1
 
 
 def test_declared_artifacts_come_in_their_own_field_or_in_the_zip(settings: ServiceSettings, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from autograder.results import SubmissionResult
 from autograder.sandbox import RUNC_ROOT, SandboxError
 from autograder.sandbox.owners import owner_tag
 from tests import factories
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.container
 
@@ -34,10 +36,30 @@ def _printed(result: SubmissionResult) -> str:
     return "".join(str(o.get("text", "")) for c in result.execution.cells for o in c.outputs)
 
 
+class _WatchedPool(WarmPool):
+    """A warm pool that notes which thread serves each lease, so that a test can wait for its end."""
+
+    def __init__(self, slots: int, folder: Path) -> None:
+        super().__init__(slots, folder)
+        self.lease_threads: list[int] = []
+        """Native ids of the threads that served leases."""
+
+    def _lease(self, conn: Connection) -> None:
+        self.lease_threads.append(threading.get_native_id())
+        super()._lease(conn)
+
+
+def _leases_over(pool: _WatchedPool) -> tuple[list[int], int]:
+    """The lease threads the OS still runs (a thread's end is what --die-with-parent acts on), and the
+    containers waiting."""
+    return [t for t in pool.lease_threads if Path(f"/proc/self/task/{t}").exists()], pool.waiting()
+
+
 def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: int = 1,
-               pause: float = 0.0) -> tuple[list[SubmissionResult], WarmPool]:
+               after_leases: bool = False) -> tuple[list[SubmissionResult], WarmPool]:
     """Grade each student's solution plus an extra cell through one warm pool, closed on return;
-    ``pause``: seconds before each submission (the lease before it has ended by then)."""
+    ``after_leases``: each submission waits until the thread of the lease before it has ended and a
+    container waits again (one that dies with that thread has had its cause by then)."""
     assignment = load_assignment("tiny", tiny)
     for student, extra in students.items():
         nb = solution_notebook(assignment)
@@ -45,11 +67,13 @@ def _grade_all(tiny: Path, sandbox_name: str, students: dict[str, str], slots: i
         factories.submission(tiny / "subs", student, nb)
     options = GradeOptions(sandbox=sandbox_name)
     results = []
-    pool = WarmPool(slots, tiny)
+    pool = _WatchedPool(slots, tiny)
     try:
         pool.prepare(assignment, options)
         for index, sub in enumerate(discover(tiny / "subs", tiny, "tiny.ipynb")):
-            time.sleep(pause)
+            if after_leases:
+                wait_until(lambda: _leases_over(pool), until=lambda seen: seen == ([], slots), timeout=60,
+                           what="the last lease's thread ended and a container waiting (lease threads, waiting)")
             work = tiny / f"work{index}"
             work.mkdir()
             results.append(grade_submission(assignment, sub, options, work, pool.ticket()))
@@ -122,7 +146,7 @@ def test_a_waiting_container_outlives_the_lease_whose_thread_started_it(tiny: Pa
 
     if backend not in available_backends():
         pytest.skip(f"{backend} does not work here")
-    results, pool = _grade_all(tiny, backend, {"a_first": "", "b_second": "", "c_third": ""}, pause=1.0)
+    results, pool = _grade_all(tiny, backend, {"a_first": "", "b_second": "", "c_third": ""}, after_leases=True)
     assert [r.score for r in results] == [4.0, 4.0, 4.0]
     assert pool.died_waiting == 0  # each submission found its container alive and waiting
     assert _our_containers() == []

@@ -50,6 +50,6 @@ def load(out_dir: Path, student: str) -> SubmissionResult | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         result = _build(SubmissionResult, raw)
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
     return result if isinstance(result, SubmissionResult) else None
