@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder.datasets import DatasetError
-from autograder.datasets.petimages import SPLIT_SIZES, is_jfif, manifest, split_files, verify_manifest
+from autograder.datasets.petimages import (
+    SECRET_ENV,
+    SECRET_FILE,
+    SPLIT_SIZES,
+    is_jfif,
+    manifest,
+    split_files,
+    split_secret,
+    verify_manifest,
+)
 
 
 def test_verify_manifest_on_real_data(data_dir: Path) -> None:
@@ -44,11 +54,50 @@ def test_full_check_of_real_validation_split(data_dir: Path) -> None:
     assert verify_manifest(data_dir / "cats_vs_dogs", ("validation",), full=True) == 1000
 
 
+PHOTOS = [Path(f"PetImages/Cat/{i}.jpg") for i in range(12_499)]
+"""One class of the real archive, by name: 12,499 photos, of which 3,500 are public and 1,000 hidden."""
+
+
 def test_split_files_is_deterministic_and_disjoint() -> None:
-    files = [Path(f"{i}.jpg") for i in range(sum(SPLIT_SIZES.values()) + 10)]
-    first, again = split_files(files, seed=3), split_files(files, seed=3)
+    first, again = split_files(PHOTOS, b"course secret", seed=3), split_files(PHOTOS, b"course secret", seed=3)
     assert first == again and {k: len(v) for k, v in first.items()} == SPLIT_SIZES
-    assert not set(first["train"]) & set(first["test"])
+    chosen = [set(first[split]) for split in SPLIT_SIZES]
+    assert sum(map(len, chosen)) == len(set().union(*chosen)), "the splits overlap"
+
+
+def test_the_hidden_split_depends_on_the_secret_and_only_on_it() -> None:
+    one, same, other = (split_files(PHOTOS, secret) for secret in (b"secret one", b"secret one", b"secret two"))
+    assert one["test"] == same["test"], "one secret, one hidden split"
+    assert len(set(one["test"]) & set(other["test"])) < 300, "another secret hides other photos (~111 in common)"
+    public = split_files(PHOTOS)  # what a student, or a course's CI, lays out without the secret
+    assert "test" not in public
+    assert all(public[s] == one[s] == other[s] for s in ("train", "validation")), "the public splits never change"
+
+
+def test_the_public_code_cannot_rebuild_the_hidden_split() -> None:
+    """The old recipe (the next 1,000 photos of a seeded shuffle) finds no more than chance, for any seed."""
+    hidden = set(split_files(PHOTOS, b"course secret")["test"])
+    public = SPLIT_SIZES["train"] + SPLIT_SIZES["validation"]
+    for seed in range(20):
+        order = np.random.default_rng(seed).permutation(len(PHOTOS))
+        guess = {PHOTOS[i] for i in order[public:public + SPLIT_SIZES["test"]]}
+        assert len(guess & hidden) < 300, (seed, len(guess & hidden))
+
+
+def test_split_secret_is_made_once_private_and_ignored_by_git(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    state = tmp_path / ".autograder"
+    secret = split_secret(state)
+    assert len(secret) == 64 and split_secret(state) == secret
+    assert (state / SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"
+    monkeypatch.setenv(SECRET_ENV, "from the environment")
+    assert split_secret(state) == b"from the environment"
+    monkeypatch.delenv(SECRET_ENV)
+    (state / SECRET_FILE).write_text("\n")
+    with pytest.raises(DatasetError, match="is empty: restore the course's split secret, or delete the file"):
+        split_secret(state)
 
 
 def test_jfif_filter(tmp_path: Path) -> None:
@@ -83,3 +132,39 @@ def test_image_datasets_label_cats_0_and_dogs_1(tmp_path: Path) -> None:
     assert images.shape == (2, 8, 8, 3) and images.dtype == tf.float32 and labels.shape == (2, 1)
     by_label = {float(lab[0]): float(tf.reduce_mean(img)) for img, lab in zip(images, labels, strict=True)}
     assert by_label[0.0] < 50 < by_label[1.0], "cat must be 0 and dog 1, pixels in 0-255"
+
+
+SEARCH = r"""
+import json, os, sys
+secret, found = sys.argv[1], []
+if secret in json.dumps(dict(os.environ)) or secret.encode() in open("/proc/self/environ", "rb").read():
+    found.append("environment")
+for top, folders, files in os.walk("/"):
+    if top in ("/proc", "/sys", "/dev"):
+        folders[:] = []
+    found += [os.path.join(top, name) for name in files if name == "split.key"]
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.container
+def test_the_split_secret_reaches_neither_the_release_nor_a_container(
+        sandbox_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from autograder.authoring.assign import assign
+    from autograder.sandbox import default_env, get_sandbox, runtime_mounts
+    from tests import factories
+
+    course = factories.tiny_course(tmp_path / "course")
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    secret = split_secret(course / ".autograder").decode()
+    monkeypatch.setenv(SECRET_ENV, secret)  # the grader's host has it in both places
+    assign("tiny", root=course, run_solution=False)
+    released = [p for p in (course / "release").rglob("*") if p.is_file()]
+    assert released and not [p for p in released if secret.encode() in p.read_bytes()]
+    with get_sandbox(sandbox_name).spawn([sys.executable, "-c", SEARCH, secret], mounts=runtime_mounts(),
+                                         env=default_env()) as proc:
+        out, err = proc.communicate(timeout=120)
+    assert proc.wait() == 0, err.decode()
+    assert json.loads(out) == [], "the container sees the split secret"

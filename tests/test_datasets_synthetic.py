@@ -127,20 +127,31 @@ def test_hidden_split_arrays_decode_label_and_cache(
     assert len(list((tmp_path / "cache").glob("petimages-test-8x8-*/x.npy"))) == 1
 
 
-@pytest.mark.tensorflow
-def test_download_lays_out_splits_from_the_archive_without_a_network(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The archive already in DEST is used as is; non-JFIF files are dropped as the Keras example does."""
-    monkeypatch.setattr(petimages, "SPLIT_SIZES", {"train": 3, "validation": 2, "test": 1})
-    dest = tmp_path / "data"
+def _archive(dest: Path) -> Path:
+    """The Microsoft archive's layout in ``dest``: 9 photos per class, and one file that is not a JPEG."""
     dest.mkdir()
     with zipfile.ZipFile(dest / "kagglecatsanddogs_5340.zip", "w") as zf:
         for label, shade in SHADES.items():
-            for i in range(7):  # one more than the splits take
-                zf.writestr(f"PetImages/{label.capitalize()}/{i}.jpg", _jpeg(shade, (40, 30)))
+            for i in range(9):  # three more than the splits take: the hidden split has a choice
+                zf.writestr(f"PetImages/{label.capitalize()}/{i}.jpg", _jpeg(shade + i, (40, 30)))
             zf.writestr(f"PetImages/{label.capitalize()}/broken.jpg", b"\x00" * 64)
-    root = petimages.download_petimages(dest, size=16)
-    assert root == dest / "cats_vs_dogs" and not (dest / "raw").exists()
+    return dest
+
+
+@pytest.mark.tensorflow
+def test_download_lays_out_splits_from_the_archive_without_a_network(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The archive already in DEST is used as is; non-JFIF files are dropped as the Keras example does.
+
+    ``--hidden`` adds the test split, chosen by the course's secret (made on first use in the state
+    folder); the public download lays out the same train and validation splits, and no test split.
+    """
+    monkeypatch.setattr(petimages, "SPLIT_SIZES", {"train": 3, "validation": 2, "test": 1})
+    monkeypatch.delenv(petimages.SECRET_ENV, raising=False)
+    dest, state = _archive(tmp_path / "data"), tmp_path / "course" / ".autograder"
+    petimages.main(["download", str(dest), "--hidden", "--state", str(state)])
+    root = dest / "cats_vs_dogs"
+    assert not (dest / "raw").exists() and (state / petimages.SECRET_FILE).is_file()
     counts = {(s, c): len(list((root / s / c).glob("*.jpg"))) for s in ("train", "validation", "test") for c in SHADES}
     assert counts == {("train", "cat"): 3, ("train", "dog"): 3, ("validation", "cat"): 2, ("validation", "dog"): 2,
                       ("test", "cat"): 1, ("test", "dog"): 1}
@@ -148,7 +159,11 @@ def test_download_lays_out_splits_from_the_archive_without_a_network(
     assert len(rows) == 12 and not any("broken" in str(r) for r in rows)
     assert petimages.verify_manifest(root, ("train", "validation", "test"), full=True) == 12
     with Image.open(root / "train" / "cat" / "cat.00000.jpg") as image:
-        assert image.size == (16, 16)
+        assert image.size == (180, 180)
+    public = petimages.download_petimages(_archive(tmp_path / "public"))
+    public_rows = petimages.manifest(public)
+    assert not (public / "test").exists() and {r["split"] for r in public_rows} == {"train", "validation"}
+    assert public_rows == [r for r in rows if r["split"] != "test"], "the public splits are the instructor's"
 
 
 def test_idx_download_keeps_checked_files_and_removes_a_bad_one(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import functools
 import hashlib
+import hmac
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -13,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.datasets import DatasetError, data_dir
+from autograder.datasets import DatasetError, cache_dir, data_dir
 
 CLASSES = ("cat", "dog")
 """Label 0 is cat, 1 is dog."""
@@ -21,6 +25,10 @@ URL = "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DE
 """The Microsoft PetImages archive (Kaggle "Cats and Dogs")."""
 SPLIT_SIZES = {"train": 3000, "validation": 500, "test": 1000}
 """Images per class in each split, as in the course data."""
+SECRET_ENV = "AUTOGRADER_SPLIT_SECRET"
+"""Environment variable with the course's split secret (any text); it overrides :data:`SECRET_FILE`."""
+SECRET_FILE = "split.key"
+"""File in the course's state folder (``.autograder/``) holding the split secret, made on first use."""
 
 
 def default_root() -> Path:
@@ -96,15 +104,11 @@ def image_datasets(root: Path | None = None, *, splits: Sequence[str] = ("train"
     return out
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("AUTOGRADER_CACHE_DIR", Path.home() / ".cache" / "autograder"))
-
-
 def hidden_test_arrays(root: Path, image_size: tuple[int, int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """The hidden test split as uint8 images (n, h, w, 3) and labels, decoded once and cached as .npy."""
     rows = [r for r in manifest(root) if r["split"] == "test"]
     key = hashlib.sha256("".join(r["sha256"] for r in rows).encode()).hexdigest()[:16]
-    cache = _cache_dir() / f"petimages-test-{image_size[0]}x{image_size[1]}-{key}"
+    cache = cache_dir() / f"petimages-test-{image_size[0]}x{image_size[1]}-{key}"
     if (cache / "x.npy").is_file() and (cache / "y.npy").is_file():
         return np.load(cache / "x.npy", allow_pickle=False), np.load(cache / "y.npy", allow_pickle=False)
     import tensorflow as tf
@@ -128,19 +132,63 @@ def is_jfif(path: Path) -> bool:
         return b"JFIF" in handle.peek(10)[:10] if hasattr(handle, "peek") else b"JFIF" in handle.read(10)
 
 
-def split_files(files: Sequence[Path], seed: int = 0) -> dict[str, list[Path]]:
-    """Assign one class's files to train/validation/test with the course's sizes, by a fixed seed."""
+def split_secret(state_dir: Path) -> bytes:
+    """The course secret that decides which photos are hidden: ``$AUTOGRADER_SPLIT_SECRET`` when set, else
+    ``state_dir/split.key``, made on first use (64 random hex digits, readable by this user only).
+
+    Only the instructor's download reads it: grading reads the test split from disk, and neither the
+    variable (the container's environment is built from nothing) nor the state folder reaches a container.
+    """
+    from_env = os.environ.get(SECRET_ENV, "").strip()
+    if from_env:
+        return from_env.encode()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():  # as the service's state folder: nothing in it is ever committed
+        ignore.write_text("# uploads, feedback and the secret keys: never commit\n*\n", encoding="utf-8")
+    path = state_dir / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise DatasetError(f"{path} is empty: restore the course's split secret, or delete the file to make a new "
+                           "one (a new hidden split: regrade every submission)")
+    return text.encode()
+
+
+def _secret_rank(secret: bytes, path: Path) -> bytes:
+    return hmac.new(secret, f"petimages-test/{path.parent.name}/{path.name}".encode(), hashlib.sha256).digest()
+
+
+def split_files(files: Sequence[Path], secret: bytes | None = None, *, seed: int = 0) -> dict[str, list[Path]]:
+    """Assign one class's files to the course's splits.
+
+    ``train`` and ``validation`` are drawn with the public ``seed``: students get them anyway, and a
+    download without the secret (a course's CI, a student) lays out the same ones. ``test`` is drawn
+    from the rest in an order only ``secret`` decides (an HMAC of each file's folder and name), so the
+    public code cannot tell which photos are hidden; without a secret there is no test split.
+    """
     order = np.random.default_rng(seed).permutation(len(files))
     shuffled = [files[i] for i in order]
-    out, start = {}, 0
-    for split, size in SPLIT_SIZES.items():
-        out[split] = shuffled[start:start + size]
-        start += size
+    train, public = SPLIT_SIZES["train"], SPLIT_SIZES["train"] + SPLIT_SIZES["validation"]
+    out = {"train": shuffled[:train], "validation": shuffled[train:public]}
+    if secret is not None:
+        rest = sorted(shuffled[public:], key=functools.partial(_secret_rank, secret))
+        out["test"] = rest[:SPLIT_SIZES["test"]]
     return out
 
 
-def download_petimages(dest: Path, *, seed: int = 0, size: int = 180) -> Path:
-    """Download the Microsoft archive, drop undecodable files, resize, and lay out the course splits."""
+def download_petimages(dest: Path, *, secret: bytes | None = None, seed: int = 0, size: int = 180) -> Path:
+    """Download the Microsoft archive, drop undecodable files, resize, and lay out the course splits.
+
+    Without ``secret`` only the public splits (train, validation); with the course's secret
+    (:func:`split_secret`) the hidden test split too.
+    """
     import urllib.request
     import zipfile
 
@@ -158,7 +206,7 @@ def download_petimages(dest: Path, *, seed: int = 0, size: int = 180) -> Path:
     for label in CLASSES:
         folder = raw / "PetImages" / label.capitalize()
         files = sorted(p for p in folder.glob("*.jpg") if is_jfif(p))
-        for split, chosen in split_files(files, seed).items():
+        for split, chosen in split_files(files, secret, seed=seed).items():
             for index, path in enumerate(chosen):
                 target = dest / "cats_vs_dogs" / split / label / f"{label}.{index:05d}.jpg"
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +220,27 @@ def download_petimages(dest: Path, *, seed: int = 0, size: int = 180) -> Path:
     return dest / "cats_vs_dogs"
 
 
-if __name__ == "__main__":  # python -m autograder.datasets.petimages download DEST
-    if len(sys.argv) != 3 or sys.argv[1] != "download":
-        sys.exit("usage: python -m autograder.datasets.petimages download DEST")
-    print(download_petimages(Path(sys.argv[2])))
+def _course_state(start: Path) -> Path:
+    """``.autograder/`` of the course at or above ``start`` (the nearest folder with ``source/``), else of ``start``."""
+    here = start.resolve()
+    return next((f for f in (here, *here.parents) if (f / "source").is_dir()), here) / ".autograder"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m autograder.datasets.petimages download DEST [--hidden] [--state DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.datasets.petimages", description=(
+        "Download PetImages and lay out train/ and validation/ (public: the same for everyone); with --hidden, "
+        f"also the hidden test/ split, chosen by the course's secret (${SECRET_ENV}, else STATE/{SECRET_FILE}, "
+        "made on first use)."))
+    parser.add_argument("command", choices=["download"])
+    parser.add_argument("dest", type=Path, help="data directory to fill (cats_vs_dogs/ goes inside)")
+    parser.add_argument("--hidden", action="store_true", help="also lay out the hidden test split (instructors)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="the course's state folder (default: .autograder/ of the course at or above here)")
+    args = parser.parse_args(argv)
+    secret = split_secret(args.state or _course_state(Path.cwd())) if args.hidden else None
+    print(download_petimages(args.dest, secret=secret))
+
+
+if __name__ == "__main__":
+    main()

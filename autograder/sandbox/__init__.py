@@ -44,8 +44,9 @@ _WORKS: dict[str, Callable[[], bool]] = {"docker": docker.works, "runc": runc.wo
 _FIX = {
     "docker": "start the Docker (or Podman) engine so that `docker info` works",
     "runc": "`apt-get install runc`, and run the grader as root (runc runs here without a user namespace)",
-    "bwrap": "`apt-get install bubblewrap`, and allow unprivileged user namespaces "
-             "(sysctl kernel.unprivileged_userns_clone=1)",
+    "bwrap": "`apt-get install bubblewrap`; for an ordinary user, allow unprivileged user namespaces "
+             "(sysctl kernel.unprivileged_userns_clone=1); as root, also `apt-get install util-linux libseccomp2` "
+             "(setpriv runs the student as uid 65534, libseccomp builds its syscall filter)",
 }
 
 

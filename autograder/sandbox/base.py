@@ -199,11 +199,11 @@ class Sandbox(Protocol):
 
 
 def launch(argv: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None,
-           preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+           preexec_fn: Callable[[], None] | None = None, pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes]:
     """Start a launcher with binary pipes, in its own session so one killpg reaches all of it."""
     try:
         return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, cwd=cwd, env=env, preexec_fn=preexec_fn)
+                                start_new_session=True, cwd=cwd, env=env, preexec_fn=preexec_fn, pass_fds=pass_fds)
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}; check that it is installed and that "
                            "cgroups and temporary folders are writable") from exc

@@ -1,4 +1,4 @@
-"""bubblewrap: new namespaces (user included) on an empty root; cgroups as root, else rlimits only."""
+"""bubblewrap: new namespaces on an empty root, the student as uid 65534; cgroups as root, else rlimits only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from autograder.sandbox.base import (
     AS_HEADROOM_MB,
@@ -32,11 +33,12 @@ from autograder.sandbox.base import (
 )
 from autograder.sandbox.cgroups import Cgroup
 from autograder.sandbox.owners import owner_tag
+from autograder.sandbox.seccomp import deny_list_bpf
 
 
-def _user_tasks() -> int:
-    """Threads this user already runs on the host: RLIMIT_NPROC counts them all, not just the sandbox's."""
-    uid, total = os.getuid(), 0
+def _user_tasks(uid: int) -> int:
+    """Threads ``uid`` already runs on the host: RLIMIT_NPROC counts them all, not just the sandbox's."""
+    total = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             lines = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
@@ -51,9 +53,9 @@ def _bwrap_rlimits(limits: Limits, group: Cgroup | None) -> list[tuple[int, int]
     values = [(getattr(resource, k), v) for k, v in rlimits(limits).items()]
     if group is None:
         values.append((resource.RLIMIT_AS, (limits.memory_mb + AS_HEADROOM_MB) * 1024 * 1024))
-        # For root RLIMIT_NPROC is never enforced (and the user namespace maps the student to root).
-        if os.getuid() != 0:
-            values.append((resource.RLIMIT_NPROC, _user_tasks() + limits.pids))
+        # the student runs as the launching user, or as uid 65534 itself when root launches (see AsRoot)
+        student = UID if os.geteuid() == 0 else os.getuid()
+        values.append((resource.RLIMIT_NPROC, _user_tasks(student) + limits.pids))
     return values
 
 
@@ -81,31 +83,95 @@ def _bwrap_has(bwrap: str, option: str) -> bool:
     return option.encode() in usage
 
 
+class AsRoot(NamedTuple):
+    """What bwrap needs when root starts it: no user namespace, so the student becomes uid 65534 itself.
+
+    bwrap's user namespace maps the sandbox's user to whoever started bwrap: started by root, the
+    student would own every root-owned file in sight, the sandbox's /dev and its /proc/sys. Without
+    one, as with runc, uid 65534 is really nobody on the host. bwrap keeps only the capabilities that
+    ``setpriv`` needs to switch to the student and empty the bounding set (:data:`ROOT_CAPS`); the
+    seccomp filter that runc uses stands in for ``--disable-userns`` (which needs a user namespace).
+    """
+
+    setpriv: str
+    """util-linux's setpriv (host path; /usr is mounted at the same path inside)."""
+    seccomp_fd: int
+    """An open file holding :func:`autograder.sandbox.seccomp.deny_list_bpf`'s program."""
+
+
+ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+"""All that bwrap started by root leaves to the command (setpriv), which drops them before the student runs."""
+
+
+def _namespaces(bwrap: str, *, as_root: bool) -> list[str]:
+    if not as_root:
+        args = ["--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--uid", str(UID), "--gid", str(GID)]
+        if _bwrap_has(bwrap, "--disable-userns"):
+            args.append("--disable-userns")  # no nested user namespace, hence no mounts of the student's own
+        return args
+    args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-drop", "ALL"]
+    for cap in ROOT_CAPS:
+        args += ["--cap-add", cap]
+    return args
+
+
+def _student(root: AsRoot | None) -> list[str]:
+    """What runs before the command inside: become the student (as root), and unset PWD (bwrap sets it)."""
+    drop = [root.setpriv, f"--reuid={UID}", f"--regid={GID}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"] if root else []
+    return [*drop, "/usr/bin/env", "-u", "PWD", "--"]
+
+
+def _parents(target: str, made: set[str], bound: set[str]) -> list[str]:
+    """``--dir`` with mode 0755 for each parent of ``target`` not yet ``made`` nor inside a ``bound`` folder.
+
+    bwrap would copy each parent's mode from the host: a 0700 /root (Python under ~/.pyenv) would
+    then close the runtime to the student when root starts bwrap.
+    """
+    args = []
+    for parent in map(str, reversed(PurePosixPath(target).parents)):
+        if parent == "/" or parent in made or any(parent.startswith(f"{b}/") or parent == b for b in bound):
+            continue
+        made.add(parent)
+        args += ["--perms", "0755", "--dir", parent]
+    return args
+
+
 def bwrap_args(bwrap: str, argv: Sequence[str], mounts: Sequence[Mount], limits: Limits,
-               env: Mapping[str, str], cwd: str, etc: Path) -> list[str]:
+               env: Mapping[str, str], cwd: str, etc: Path, *, root: AsRoot | None = None) -> list[str]:
     """bwrap builds the whole tree on an empty root: only what is named here exists inside."""
-    args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--uid", str(UID), "--gid", str(GID), "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
-    if _bwrap_has(bwrap, "--disable-userns"):
-        args.append("--disable-userns")  # no nested user namespace, hence no mounts of the student's own
+    args = [bwrap, *_namespaces(bwrap, as_root=root is not None), "--die-with-parent", "--new-session",
+            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+    if root is not None:
+        args += ["--seccomp", str(root.seccomp_fd)]
+    made, bound = {"/proc", "/dev"}, set[str]()
     for points_to, link in usrmerge_links():
         args += ["--symlink", points_to, link]
-    # scratch first: a later tmpfs would hide any mount below it (a venv under /tmp, say)
+        made.add(link)
+    # scratch first: a later tmpfs would hide any mount below it (a venv under /tmp, say); root owns the
+    # tmpfs bwrap makes, so when root starts bwrap the student writes there by a sticky 1777, as in any /tmp
+    perms = "01777" if root else "0700"
     for folder, size in (("/tmp", limits.scratch_mb), (HOME, limits.scratch_mb),
                          ("/dev/shm", min(limits.scratch_mb, 64))):
-        args += ["--size", str(size * 1024 * 1024), "--perms", "0700", "--tmpfs", folder]
-    for mount in mounts:
-        args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
-    for name in ETC_FILES:
-        args += ["--ro-bind", str(etc / name), f"/etc/{name}"]
+        args += [*_parents(folder, made, bound), "--size", str(size * 1024 * 1024), "--perms", perms, "--tmpfs", folder]
+        made.add(folder)
+    binds = [(m.source, m.target, m.writable) for m in mounts] + [(etc / n, f"/etc/{n}", False) for n in ETC_FILES]
+    for source, target, writable in binds:
+        args += [*_parents(target, made, bound), "--bind" if writable else "--ro-bind", str(source), target]
+        bound.add(target)
     args += ["--remount-ro", "/", "--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return [*args, "--", *argv]
+    return [*args, "--", *_student(root), *argv]
 
 
 class BwrapSandbox:
-    """bubblewrap: new namespaces (user included), an empty root; cgroups as root, else rlimits only."""
+    """bubblewrap: new namespaces, an empty root; cgroups as root, else rlimits only.
+
+    Started by an ordinary user, a user namespace maps the student to that user; started by root,
+    there is none and the student is uid 65534 on the host (see :class:`AsRoot`).
+    """
 
     name = "bwrap"
     isolated = True
@@ -115,6 +181,7 @@ class BwrapSandbox:
         if bwrap is None:
             raise SandboxError("bubblewrap is not installed: `apt-get install bubblewrap`")
         self._bwrap = bwrap
+        self._setpriv = _root_requirements() if os.geteuid() == 0 else ""
         self.cgroups = cgroups
         """Put each sandbox in memory and pids cgroups when running as root (False: rlimits only)."""
         self.work_base = work_base
@@ -127,21 +194,40 @@ class BwrapSandbox:
         container = container_name()
         work = Path(tempfile.mkdtemp(prefix=f"autograder-bwrap-{owner_tag()}-", dir=self.work_base))
         group: Cgroup | None = None
+        root: AsRoot | None = None
         try:
             for name, text in ETC_FILES.items():
                 (work / name).write_text(text)
+            if self._setpriv:
+                (work / "seccomp.bpf").write_bytes(deny_list_bpf())
+                root = AsRoot(self._setpriv, os.open(work / "seccomp.bpf", os.O_RDONLY | os.O_CLOEXEC))
             if self.cgroups and os.geteuid() == 0:
                 group = Cgroup.create(container, limits)
-            args = bwrap_args(self._bwrap, argv, ordered, limits, default_env() if env is None else env, cwd, work)
+            args = bwrap_args(self._bwrap, argv, ordered, limits, default_env() if env is None else env, cwd, work,
+                              root=root)
             procs = [bytes(f / "cgroup.procs") for f in group.folders] if group else []
-            popen = launch(args, preexec_fn=_preexec(_bwrap_rlimits(limits, group), procs))
+            popen = launch(args, preexec_fn=_preexec(_bwrap_rlimits(limits, group), procs),
+                           pass_fds=[root.seccomp_fd] if root else [])
         except BaseException:
             if group is not None:
                 group.remove()
             shutil.rmtree(work, ignore_errors=True)
             raise
+        finally:
+            if root is not None:
+                os.close(root.seccomp_fd)
         return SandboxProcess(popen, container=container, stop=functools.partial(_stop, group),
                               cleanup=functools.partial(shutil.rmtree, work, ignore_errors=True))
+
+
+def _root_requirements() -> str:
+    """setpriv's path, once the tools bwrap needs when started by root are found (else a SandboxError)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxError("bubblewrap started by root needs setpriv to run the student as uid 65534: "
+                           "`apt-get install util-linux`, or use --sandbox runc")
+    deny_list_bpf()  # libseccomp present, and it knows every system call of the deny-list
+    return setpriv
 
 
 def _stop(group: Cgroup | None, popen: subprocess.Popen[bytes]) -> None:
@@ -154,6 +240,15 @@ def _stop(group: Cgroup | None, popen: subprocess.Popen[bytes]) -> None:
 
 @functools.cache
 def works() -> bool:
-    """bwrap needs user namespaces, which some hosts forbid: try one."""
+    """bwrap needs user namespaces, which some hosts forbid, or as root setpriv and libseccomp: try them."""
     bwrap = shutil.which("bwrap")
-    return bwrap is not None and quiet([bwrap, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"])
+    if bwrap is None:
+        return False
+    if os.geteuid() != 0:
+        return quiet([bwrap, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"])
+    try:
+        setpriv = _root_requirements()
+    except SandboxError:
+        return False
+    return quiet([bwrap, *_namespaces(bwrap, as_root=True), "--ro-bind", "/", "/", setpriv, f"--reuid={UID}",
+                  f"--regid={GID}", "--clear-groups", "--", "true"])

@@ -32,25 +32,10 @@ from autograder.sandbox.base import (
 )
 from autograder.sandbox.cgroups import cgroup_parents
 from autograder.sandbox.owners import owner_alive, owner_of, owner_tag
+from autograder.sandbox.seccomp import SECCOMP
 
 RUNC_ROOT = "/run/autograder-runc"
 """runc state folder, separate from any other runc user on the host."""
-_CLONE_NEWUSER = 0x10000000
-SECCOMP = {
-    "defaultAction": "SCMP_ACT_ALLOW",
-    "syscalls": [
-        # no nested user namespace (bwrap: --disable-userns): it would give the student capabilities over
-        # a namespace of their own, a large kernel attack surface; clone3 hides its flags from seccomp, so
-        # it reports "not implemented" and glibc falls back to clone
-        {"names": ["unshare", "clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
-         "args": [{"index": 0, "value": _CLONE_NEWUSER, "valueTwo": _CLONE_NEWUSER, "op": "SCMP_CMP_MASKED_EQ"}]},
-        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
-        # kernel interfaces no notebook needs, each a frequent source of kernel exploits
-        {"names": ["bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key",
-                   "request_key", "perf_event_open", "userfaultfd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
-    ],
-}
-"""A deny-list on top of no capabilities; other architectures' syscall tables are refused outright."""
 
 
 def _oci_mounts(mounts: Sequence[Mount], limits: Limits) -> list[dict[str, object]]:
