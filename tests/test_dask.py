@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from autograder.authoring.assign import release_notebook, solution_notebook
@@ -16,13 +21,23 @@ from autograder.bench.cluster import LocalDask, local_dask
 from autograder.config import AssignmentConfig, load_assignment
 from autograder.gradebook import store
 from autograder.grading.batch import grade
-from autograder.grading.cluster import ClusterError, CourseBundle, DaskExecutor, SubmissionFiles
+from autograder.grading.cluster import ClusterError, CourseBundle, DaskExecutor, SubmissionFiles, check_worker
 from autograder.grading.executors import make_executor
 from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, as_completed
 from autograder.grading.submissions import Submission, discover
 from autograder.results import SubmissionResult
 from tests import factories
+
+
+def _worker_pids(cluster: LocalDask) -> dict[str, int]:
+    """Worker address -> pid of the process that runs the tasks."""
+    from distributed import Client
+
+    with Client(cluster.address, timeout=10, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        pids: dict[str, int] = client.run(os.getpid)
+    return pids
+
 
 pytest.importorskip("distributed")
 
@@ -109,7 +124,7 @@ def test_a_missing_data_folder_names_the_worker(cluster: LocalDask, tiny: Path, 
     needs_data = assignment.model_copy(update={"config": config})
     with DaskExecutor(cluster.address) as executor, pytest.raises(ClusterError) as error:
         executor.prepare(needs_data, GradeOptions(sandbox=sandbox_name))
-    for address in cluster.worker_pids():
+    for address in _worker_pids(cluster):
         assert f"worker {address}" in str(error.value)
     assert "no-such-dataset is missing" in str(error.value)
 
@@ -134,7 +149,7 @@ def test_a_worker_killed_mid_batch_leaves_one_result_per_student(cluster: LocalD
     students = [f"s{i}" for i in range(6)]
     subs = _solutions(tiny, students)
     url = f"sqlite:///{tiny / 'killed.db'}"
-    victim = next(iter(cluster.worker_pids().values()))
+    victim = next(iter(_worker_pids(cluster).values()))
 
     def kill_one(result: SubmissionResult, done: int, total: int) -> None:
         if done == 1:
@@ -145,7 +160,7 @@ def test_a_worker_killed_mid_batch_leaves_one_result_per_student(cluster: LocalD
     assert sorted(r.student_id for r in batch.results) == students
     assert all(r.score == 4.0 and r.reason is None for r in batch.results), [r.reason for r in batch.results]
     assert sorted(store.peek_stored(url, "tiny")) == students
-    assert len(cluster.worker_pids()) == 1
+    assert len(_worker_pids(cluster)) == 1
 
 
 def test_a_submission_that_kills_its_worker_every_time_gets_a_zero(tiny: Path) -> None:
@@ -161,7 +176,7 @@ def test_a_submission_that_kills_its_worker_every_time_gets_a_zero(tiny: Path) -
     with local_dask(3, env=env, preload=False) as small, DaskExecutor(small.address, task=task) as executor:
         futures = [executor.submit(assignment, sub, GradeOptions()) for sub in subs]
         results = {r.student_id: r for r in (f.result(timeout=60) for f in as_completed(futures, timeout=60))}
-        assert len(small.worker_pids()) == 1  # it took two workers down, then was given up
+        assert len(_worker_pids(small)) == 1  # it took two workers down, then was given up
     assert results["fine"].score == 4.0
     assert results["bomb"].score == 0.0
     assert results["bomb"].reason is not None and "stopped its grading worker" in results["bomb"].reason
@@ -187,4 +202,65 @@ def test_losing_the_scheduler_ends_the_batch_and_keeps_what_was_graded(tiny: Pat
 def test_make_executor_with_a_scheduler_is_the_dask_executor(cluster: LocalDask, tiny: Path) -> None:
     with make_executor(2, cluster.address) as executor:
         assert isinstance(executor, DaskExecutor)
-        assert executor.jobs == len(cluster.worker_pids())
+        assert executor.jobs == len(_worker_pids(cluster))
+
+
+@pytest.mark.container
+def test_losing_the_scheduler_is_one_line_from_the_grade_command(tiny: Path, data_dir: Path,
+                                                                 sandbox_name: str) -> None:
+    subs = _solutions(tiny, [f"s{i}" for i in range(5)])
+    command = [str(Path(sys.executable).parent / "autograder"), "grade", "tiny", str(subs), "--course", str(tiny),
+               "--sandbox", sandbox_name]
+    lines: list[str] = []
+    with local_dask(1, env={"AUTOGRADER_DATA_DIR": str(data_dir)}) as small:
+        with subprocess.Popen([*command, "--scheduler", small.address], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"}) as grading:
+            watchdog = threading.Timer(240, grading.kill)
+            watchdog.start()
+            assert grading.stdout is not None
+            for line in grading.stdout:
+                lines.append(line.rstrip("\n"))
+                if re.match(r"  s\d: ", line) and small.scheduler.poll() is None:
+                    small.scheduler.kill()  # mid-batch: after the first result
+            status = grading.wait()
+            watchdog.cancel()
+    output = "\n".join(lines)
+    assert status == 2, output
+    assert "Traceback" not in output and "ERROR" not in output and "distributed." not in output, output
+    expected = (r"  s\d: 4/4 ", r"grading tiny .* \d/5 ",
+                r"error: lost the Dask scheduler at tcp://\S+ during the batch; the \d submission\(s\) graded before "
+                r"that are recorded; run the same command again to grade the rest \(unchanged ones are skipped\)$")
+    unexpected = [line for line in lines if line.strip() and not any(re.match(e, line) for e in expected)]
+    assert not unexpected, output
+    assert [line for line in lines if line.startswith("error:")] == [lines[-1]], output
+
+
+def _ended(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` for every process to end; returns those still running (a zombie has ended)."""
+    deadline = time.monotonic() + timeout
+
+    def running(process: psutil.Process) -> bool:
+        try:
+            return process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    while (alive := [p for p in processes if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def test_stopping_the_jobs_of_a_cluster_started_as_the_readme_says_ends_every_process(data_dir: Path) -> None:
+    # README: workers under their nanny, DASK_DISTRIBUTED__WORKER__DAEMON=False, the grader preloaded
+    with local_dask(2, nanny=True, env={"AUTOGRADER_DATA_DIR": str(data_dir)}) as cluster:
+        from distributed import Client
+
+        with Client(cluster.address, timeout=10, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+            assert set(client.run(check_worker, (), "local").values()) == {""}  # a nanny's worker can grade
+        pids = [cluster.scheduler.pid, *(w.pid for w in cluster.workers), *_worker_pids(cluster).values()]
+        processes = [psutil.Process(pid) for pid in pids]
+        assert len(set(pids)) == 5  # the scheduler, two nannies and their two workers
+        for process in processes:  # as a batch system ends a job: SIGTERM to each of its processes at once
+            process.send_signal(signal.SIGTERM)
+        alive = _ended(processes, timeout=30)
+        assert not alive, f"still running 30 s after SIGTERM: {[p.cmdline() for p in alive]}\n{cluster.logs()}"

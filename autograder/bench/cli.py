@@ -30,6 +30,7 @@ from autograder.bench.plan import (
     Section,
     ToolRun,
 )
+from autograder.cli.options import output_folder
 
 PROG = "python -m autograder.bench"
 """The program name in help texts (``autograder bench`` passes its own)."""
@@ -88,6 +89,21 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _course_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is {'not a folder' if path.exists() else 'missing'}; give the "
+                                         "course root (the folder with source/)")
+    return path
+
+
+def _output_folder(text: str) -> Path:
+    try:
+        return output_folder(Path(text))  # created now: a missing one must not end the run in a traceback
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _throughput_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=_at_least_one, default=8, help="submissions per assignment (default: 8)")
     parser.add_argument("--jobs", type=_at_least_one, default=2,
@@ -99,12 +115,13 @@ def _throughput_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", default="runc", help="container backend for this grader (default: runc)")
     parser.add_argument("--profile", type=int, default=0, metavar="K",
                         help="also break down K submissions phase by phase, each in a fresh worker")
-    parser.add_argument("--cprofile", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--cprofile", type=_output_folder, default=None, metavar="DIR",
                         help="with --profile: write a cProfile dump per profiled worker into DIR")
-    parser.add_argument("--course", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--course", type=_course_folder, default=None, metavar="DIR",
                         help="course root (default: found from the current folder)")
-    parser.add_argument("--work", type=Path, default=None, metavar="DIR",
-                        help="keep every generated file (submissions, otter zip, nbgrader course) in DIR")
+    parser.add_argument("--work", type=_output_folder, default=None, metavar="DIR",
+                        help="keep every generated file (submissions, otter zip, nbgrader course) in DIR "
+                             "(created when missing)")
 
 
 def _options(args: argparse.Namespace) -> BenchOptions:

@@ -37,14 +37,6 @@ class LocalDask:
     folder: Path = Path()
     """Scheduler file, logs and worker folders."""
 
-    def worker_pids(self) -> dict[str, int]:
-        """Worker address -> pid of the process that runs the tasks."""
-        from distributed import Client
-
-        with Client(self.address, timeout=10, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-            pids: dict[str, int] = client.run(os.getpid)
-        return pids
-
     def logs(self) -> str:
         """The tail of every process's log, for error messages."""
         logs = sorted(self.folder.glob("*.log"))

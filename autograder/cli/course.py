@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from autograder.cli.options import COURSE, DATA, JOBS, SANDBOX, console
+from autograder.cli.options import COURSE, DATA, JOBS, SANDBOX, OutputFolder, console
 
 
 @click.command()
@@ -39,7 +39,7 @@ def assign(names: tuple[str, ...], no_execute: bool, course: Path | None, data_d
 
 @click.command()
 @click.argument("name")
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dest", type=OutputFolder())
 @COURSE
 def examples(name: str, dest: Path, course: Path | None) -> None:
     """Write example submissions (solution, stub, monkeypatch attack) for NAME into DEST.

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, console
+from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, OutputFile, OutputFolder, console
 
 
 @click.command()
@@ -18,7 +18,7 @@ from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, c
 @JOBS
 @SANDBOX
 @DB
-@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--feedback", "feedback_dir", type=OutputFolder(), default=None,
               help="Folder for HTML feedback pages. Default: feedback/NAME at the course root.")
 @click.option("--retrain", is_flag=True, help="Audit mode: also run the training cells in the container.")
 @click.option("--force", is_flag=True, help="Regrade submissions that have not changed since the last run.")
@@ -75,7 +75,7 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
 
 @click.command()
 @click.argument("name")
-@click.option("--to", "dest", type=click.Path(dir_okay=False, path_type=Path), default=Path("grades.csv"),
+@click.option("--to", "dest", type=OutputFile(), default=Path("grades.csv"),
               show_default=True, help="CSV file to write (nbgrader's export columns).")
 @DB
 @COURSE

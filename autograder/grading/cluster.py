@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import logging
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.config import Assignment, load_assignment
+from autograder.datasets import cache_dir
 from autograder.errors import UserError
 from autograder.grading.options import GradeOptions
 from autograder.grading.pool import ClusterLost, GradingExecutor, LocalExecutor, worker_died
@@ -38,8 +40,6 @@ from autograder.results import SubmissionResult
 __all__ = ["ClusterError", "CourseBundle", "DaskExecutor", "SubmissionFiles", "check_worker", "grade_task",
            "ready_worker"]
 
-CACHE_ENV = "AUTOGRADER_CACHE_DIR"
-"""Where a worker keeps unpacked course folders (default: ~/.cache/autograder)."""
 KEEP_DAYS = 14
 """An unpacked course folder no task used for this many days is removed when another is unpacked."""
 _DAY = 86400.0
@@ -77,7 +77,7 @@ class CourseBundle:
 
     def unpack(self, cache: Path | None = None) -> Path:
         """The course root holding this bundle on this machine, unpacked once per digest."""
-        base = cache or Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autograder") / "courses"
+        base = cache or cache_dir() / "courses"
         root = base / self.digest
         if (root / "source" / self.name).is_dir():
             with contextlib.suppress(OSError):
@@ -166,8 +166,8 @@ def _worker_executor(nthreads: int | None = None) -> LocalExecutor:
         if _EXECUTOR is None:
             if multiprocessing.current_process().daemon:
                 raise ClusterError("this Dask worker runs as a daemonic process and cannot start grading "
-                                   "processes: start workers with --no-nanny, or set "
-                                   "distributed.worker.daemon: false (DASK_DISTRIBUTED__WORKER__DAEMON=False)")
+                                   "processes: start it with DASK_DISTRIBUTED__WORKER__DAEMON=False in its "
+                                   "environment (keep its nanny: without one it can hang when its job ends)")
             if nthreads is None:
                 from distributed import get_worker
 
@@ -207,7 +207,7 @@ def check_worker(data: tuple[str, ...], sandbox: str) -> str:
 
     if multiprocessing.current_process().daemon:
         return ("it runs as a daemonic process, which cannot start grading processes: start workers with "
-                "--no-nanny, or set DASK_DISTRIBUTED__WORKER__DAEMON=False")
+                "DASK_DISTRIBUTED__WORKER__DAEMON=False in their environment (and keep their nanny)")
     root = data_dir(None)
     missing = [str(root / rel) for rel in data if not (root / rel).is_dir()]
     if missing:
@@ -259,20 +259,52 @@ def _worker_address() -> str:
 
 Task = Callable[[CourseBundle, SubmissionFiles, GradeOptions], SubmissionResult]
 
+CLIENT_LOGGERS = ("distributed.client", "distributed.core", "distributed.comm", "distributed.batched",
+                  "distributed.utils")
+"""distributed's loggers on the client side: losing the scheduler logs every step there (ERROR lines,
+CommClosedError and CancelledError tracebacks), which reads as a crash; the executor says it once instead."""
+
+
+_saved_levels: dict[str, int] = {}
+_quiet_users = 0
+
+
+def _quiet_logs(on: bool) -> None:
+    """Raise :data:`CLIENT_LOGGERS` to CRITICAL with the first executor (on), restore them after the last."""
+    global _quiet_users
+    with _EXECUTOR_LOCK:
+        _quiet_users += 1 if on else -1
+        if on and _quiet_users == 1:
+            _saved_levels.update({name: logging.getLogger(name).level for name in CLIENT_LOGGERS})
+            for name in CLIENT_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        elif not on and _quiet_users == 0:
+            for name, level in _saved_levels.items():
+                logging.getLogger(name).setLevel(level)
+
 
 class DaskExecutor(GradingExecutor):
     """Submissions as tasks on the Dask cluster behind ``scheduler`` (tcp://HOST:PORT)."""
 
     def __init__(self, scheduler: str, *, connect_timeout: float = 10.0, task: Task = grade_task) -> None:
         from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
 
         self.scheduler = scheduler
         """The scheduler's address."""
         self._task = task
         self._client: Any
+        try:  # a malformed address would fail inside Client(), then again in its __del__, as tracebacks
+            scheme, location = parse_address(scheduler)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(location, default_port=8786)
+        except ValueError as exc:
+            raise ClusterError(f"{scheduler!r} is not a Dask scheduler address ({exc}); give tcp://HOST:PORT") from None
+        _quiet_logs(True)
         try:
             self._client = Client(scheduler, timeout=connect_timeout, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
+            _quiet_logs(False)
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                                "`dask scheduler` and workers with `dask worker ADDRESS`, or drop --scheduler "
                                "to grade on this machine") from exc
@@ -282,6 +314,7 @@ class DaskExecutor(GradingExecutor):
         self._graded = 0
         self._lost = False
         self._pending: dict[Any, Future[SubmissionResult]] = {}
+        self._quiet = True
 
     def prepare(self, assignment: Assignment, options: GradeOptions) -> None:
         """Pack the course folder and check every worker's data and sandbox before the first task."""
@@ -359,3 +392,8 @@ class DaskExecutor(GradingExecutor):
             self._client.close(timeout=1 if self._lost else 10)
         except Exception:  # a scheduler that is already gone
             pass
+        if self._client.status == "closed" and self._quiet:
+            self._quiet = False
+            _quiet_logs(False)
+        # else the client, cut off from its scheduler, still winds down in the background and would
+        # log each step of it (tracebacks included): its loggers stay quiet for this process
