@@ -328,3 +328,34 @@ def test_feedback_notes_format_numbers_briefly() -> None:
     notes = FeedbackNotes()
     notes.table("T", [1, "b"], [[1.23456789, None]])
     assert notes.sections == [{"title": "T", "header": ["1", "b"], "rows": [["1.235", "None"]]}]
+
+
+def _clip_in_place(z: np.ndarray) -> np.ndarray:
+    np.maximum(z, 0.0, out=z)
+    return z
+
+
+def test_plain_calls_keep_the_call_promises_across_the_channel(tmp_path: Path) -> None:
+    from autograder.channel.promises import CallPromises, PromiseBroken
+
+    calls = CallPromises({"relu": frozenset({"no-mutation"})})
+    student = Student(LoopbackSession({"relu": _clip_in_place}), ExecutionReport(), calls=calls)  # type: ignore[arg-type]
+    with pytest.raises(PromiseBroken, match=r"relu\(\) must not modify its input.*z\[0\] was -1.0, became 0.0"):
+        student.relu(np.array([-1.0, 2.0]))
+    assert student.allowing("no-mutation").relu(np.array([-1.0])).tolist() == [0.0]
+    assert student.call_report("relu", np.array([-1.0])).changes == ("z (shape (1,)): z[0] was -1.0, became 0.0",)
+    code = "import numpy as np\n\ndef test_relu(student):\n    student.relu(np.array([-1.0]))\n"
+    cell = _cell("harness-promise", 1, code)
+    graded = Student(LoopbackSession({"relu": _clip_in_place}), ExecutionReport(), calls=calls)  # type: ignore[arg-type]
+    scores, _ = run_tests([cell], graded, submission=tmp_path, data_dir=tmp_path, workdir=tmp_path / "t")
+    assert scores[0].checks[0].message.startswith("promise broken: relu() must not modify its input")
+
+
+def test_the_grading_seed_is_drawn_from_the_submitted_notebooks(tmp_path: Path) -> None:
+    from autograder.grading.harness import seed_of
+
+    (tmp_path / "a.ipynb").write_text("{}")
+    first = seed_of(tmp_path)
+    assert first == seed_of(tmp_path) and 0 <= first < 2**32
+    (tmp_path / "a.ipynb").write_text('{"cells": []}')
+    assert seed_of(tmp_path) != first

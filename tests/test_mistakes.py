@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from nbformat import NotebookNode
 
-from autograder.authoring.assign import solution_notebook
+from autograder.authoring.assign import copy_solution_artifacts, solution_notebook
 from autograder.authoring.notebook import SKIP_TAG, grade_cells, read, strip_hidden_source, write
+from autograder.channel.promises import CallPromises, load_calls
 from autograder.checking import mistakes as corpus
-from autograder.checking.examples import copy_artifacts
 from autograder.config import Assignment, load_assignment
 from autograder.grading.batch import grade
 from autograder.grading.options import GradeOptions
@@ -120,7 +120,7 @@ def _grade_corpus(name: str, tmp: Path, sandbox: str) -> Graded:
     for case in cases:
         folders[case.id] = tmp / "subs" / case.id
         write(corpus.apply(case, solution), folders[case.id] / assignment.config.notebook)
-        copy_artifacts(assignment, folders[case.id])
+        copy_solution_artifacts(assignment, folders[case.id])
     batch = grade(name, tmp / "subs", root=ROOT, db_url=f"sqlite:///{tmp}/gb.db", feedback_dir=tmp / "fb",
                   options=GradeOptions(sandbox=sandbox, force=True, jobs=2))
     return Graded(assignment, cases, {r.student_id: r for r in batch.results}, folders)
@@ -146,16 +146,17 @@ def _in_notebook(graded: Graded, case: corpus.Mistake) -> dict[str, bool]:
                 is_test = meta.get("nbgrader", {}).get("grade") and not meta.get("nbgrader", {}).get("solution")
                 if cell.cell_type == "code" and SKIP_TAG not in meta.get("tags", []) and not is_test:
                     exec(compile(cell.source, f"<{case.id}>", "exec"), namespace)
-            return {name: _passes(cell.source, name, namespace) for cell in cells for name in cell.public_tests}
+            calls = load_calls(graded.assignment.source_dir)  # what check() reads from the released table
+            return {name: _passes(cell.source, name, namespace, calls) for cell in cells for name in cell.public_tests}
     finally:
         os.chdir(here)
 
 
-def _passes(source: str, name: str, namespace: dict[str, Any]) -> bool:
+def _passes(source: str, name: str, namespace: dict[str, Any], calls: CallPromises) -> bool:
     module: dict[str, Any] = {}
     exec(compile(strip_hidden_source(source), "<public tests>", "exec"), module)
     try:
-        module[name](LocalStudent(namespace))
+        module[name](LocalStudent(namespace, calls=calls))
     except Exception:
         return False
     return True

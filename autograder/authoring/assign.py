@@ -13,6 +13,7 @@ from nbformat import NotebookNode
 from autograder.authoring.notebook import RELEASE, SOLUTION, is_skipped, pipeline, read, write
 from autograder.authoring.stable import kernel_config, kernel_env, stable_outputs
 from autograder.config import Assignment, load_assignment
+from autograder.config.otter import otter_source
 from autograder.datasets import data_dir as resolve_data_dir
 from autograder.errors import UserError
 
@@ -88,6 +89,16 @@ def assign(name: str, *, root: Path | None = None, run_solution: bool = True,
     import time
 
     assignment = load_assignment(name, root)
+    if assignment.config.otter and otter_source(assignment.source_dir) is not None:  # otter's own assign
+        from autograder.authoring.otter_assign import assign_otter
+
+        def run(nb: NotebookNode, workdir: Path, skip: bool) -> NotebookNode:
+            return execute(nb, workdir, skip_training=skip, timeout=assignment.config.limits.notebook_timeout_s * 4,
+                           data_dir=data_dir)
+
+        started = time.perf_counter()
+        release, solution = assign_otter(assignment, run, run_solution=run_solution)
+        return AssignResult(name, release, solution, time.perf_counter() - started)
     for notebook in assignment.config.notebooks:  # every notebook, and the files released with them
         write(release_notebook(assignment, notebook), assignment.release_dir / notebook)
     release = assignment.release_dir / assignment.config.notebook

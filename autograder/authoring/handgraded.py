@@ -28,6 +28,8 @@ class ManualCell:
     """nbformat id of the cell (how a student's copy is matched; grade_id when the copy has no ids)."""
     stub: str
     """The cell as released (an unchanged answer is "No response." and earns 0, as in nbgrader)."""
+    more_ids: tuple[str, ...] = ()
+    """Further cells of the same answer (an otter question with several answer cells): graded as one text."""
 
 
 @dataclass(frozen=True)
@@ -88,5 +90,9 @@ def answers(student_nb: NotebookNode, cells: Sequence[ManualCell]) -> list[Answe
     found = []
     for cell in cells:
         match = by_id.get(cell.cell_id) or by_grade_id.get(cell.grade_id)
-        found.append(Answer(cell, None if match is None else str(match.source)))
+        if match is None or not cell.more_ids:
+            found.append(Answer(cell, None if match is None else str(match.source)))
+            continue
+        parts = [match, *(by_id[i] for i in cell.more_ids if i in by_id)]
+        found.append(Answer(cell, "\n\n".join(str(c.source) for c in parts)))
     return found

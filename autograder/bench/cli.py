@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from autograder.bench import cluster, service_load
+from autograder.bench import cluster, otter_course, service_load
 from autograder.bench.monitor import PeakMonitor
 from autograder.bench.plan import (
     DEFAULT_ASSIGNMENTS,
@@ -105,7 +105,8 @@ def _output_folder(text: str) -> Path:
 
 
 def _throughput_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=_at_least_one, default=8, help="submissions per assignment (default: 8)")
+    parser.add_argument("--n", type=_at_least_one, default=None,
+                        help=f"submissions per assignment (default: 8; {otter_course.DEFAULT_N} for --otter-course)")
     parser.add_argument("--jobs", type=_at_least_one, default=2,
                         help="parallel jobs for the parallel run (default: 2)")
     parser.add_argument("--assignment", action="append", dest="assignments", metavar="NAME",
@@ -125,7 +126,8 @@ def _throughput_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> BenchOptions:
-    return BenchOptions(n=args.n, jobs=args.jobs, assignments=tuple(args.assignments or DEFAULT_ASSIGNMENTS),
+    return BenchOptions(n=args.n or BenchOptions.n, jobs=args.jobs,
+                        assignments=tuple(args.assignments or DEFAULT_ASSIGNMENTS),
                         otter=not args.skip_otter, nbgrader=not args.skip_nbgrader, sandbox=args.sandbox,
                         profile=args.profile, cprofile=args.cprofile, work=args.work, root=args.course)
 
@@ -152,9 +154,10 @@ def run_throughput(options: BenchOptions, console: Any) -> None:
 
 
 THROUGHPUT = Section("throughput", _throughput_arguments, lambda args, console: run_throughput(_options(args), console),
-                     wanted=lambda args: not args.cluster and not args.service)
+                     wanted=lambda args: not args.cluster and not args.service
+                     and (args.otter_course is None or bool(args.assignments)))
 """This grader side by side with raw nbclient, `otter run` and `nbgrader autograde`."""
-SECTIONS: tuple[Section, ...] = (THROUGHPUT, cluster.section(), service_load.section())
+SECTIONS: tuple[Section, ...] = (THROUGHPUT, otter_course.section(), cluster.section(), service_load.section())
 """What ``autograder bench`` runs, in order (each when its options ask for it)."""
 
 
@@ -166,7 +169,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "on the same submissions (solution, stub, zero-returns and mutants of the course's own "
                     "solution), on this machine, and print one table per assignment.",
         epilog=f"Example:\n  {prog} --n 12 --jobs 2 --profile 3\n"
-               f"  {prog} --n 4 --skip-otter --skip-nbgrader   # quick look",
+               f"  {prog} --n 4 --skip-otter --skip-nbgrader   # quick look\n"
+               f"  {prog} --otter-course tests/notebooks/otter_course --n 4   # an otter course against `otter run`",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     for section in SECTIONS:
         section.add_arguments(parser)

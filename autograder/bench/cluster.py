@@ -207,6 +207,7 @@ def run_cluster(args: Any, console: Any) -> None:
     from autograder.bench import nbgrader_adapter, otter_adapter
     from autograder.bench.monitor import PeakMonitor
     from autograder.bench.one_at_a_time import solo_seconds
+    from autograder.bench.plan import BenchOptions
     from autograder.bench.submissions import build_submissions, ensure_artifacts
     from autograder.config import course_root, load_assignment
 
@@ -215,7 +216,7 @@ def run_cluster(args: Any, console: Any) -> None:
     ensure_artifacts(assignment)
     work = Path(tempfile.mkdtemp(prefix="autograder-bench-cluster-", dir=args.work))
     subs = work / "submissions"
-    students = build_submissions(assignment, subs, args.n, "c-")
+    students = build_submissions(assignment, subs, args.n or BenchOptions.n, "c-")
     root, data = assignment.root, os.environ.get("AUTOGRADER_DATA_DIR", "")
 
     def say(text: str) -> None:

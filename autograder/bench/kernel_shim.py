@@ -16,6 +16,7 @@ def _ag_run(test, namespace):
         "student": _AgLocalStudent(namespace),
         "submission": _ag_pathlib.Path.cwd(),
         "data_dir": _ag_pathlib.Path(_ag_os.environ.get("AUTOGRADER_DATA_DIR", "data")),
+        "grading_seed": 0,  # the grader draws one per submission; the other tools get a fixed one
         "feedback": _ag_types.SimpleNamespace(table=lambda *a, **k: None, text=lambda *a, **k: None),
     }
     test(**{name: fixtures[name] for name in _ag_inspect.signature(test).parameters})

@@ -46,11 +46,15 @@ def build_otter_zip(cells: Sequence[GradeCell], dest: Path) -> Path:
 def run_otter(cells: Sequence[GradeCell], notebooks: dict[str, Path], work: Path,
               monitor: PeakMonitor) -> ToolRun:
     """`otter run -a autograder.zip <notebook>` once per submission (otter's local mode)."""
+    return run_otter_zip(build_otter_zip(cells, work / "otter" / "autograder.zip"), notebooks, work, monitor)
+
+
+def run_otter_zip(archive: Path, notebooks: dict[str, Path], work: Path, monitor: PeakMonitor) -> ToolRun:
+    """`otter run -a archive <notebook>` once per submission, each timed from start to exit."""
     label = OTTER
     run = ToolRun(label, "one `otter run` process, start to exit",
                   note="host; 1 process per sub")
     monitor.label = label
-    archive = build_otter_zip(cells, work / "otter" / "autograder.zip")
     for student, path in notebooks.items():
         folder = work / "otter" / student
         folder.mkdir(parents=True)

@@ -34,9 +34,6 @@ class StudentCodeError(ChannelError):
     """The student's code raised an exception of a non-built-in type, or returned something unusable."""
 
 
-StudentError = StudentCodeError
-"""Short name of ``StudentCodeError``."""
-
 
 class StudentTimeout(ChannelError):
     """A call into the student's code did not answer in time."""

@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import IO, Any
 
-from autograder.channel import calls, errors, wire
+from autograder.channel import calls, errors, special, wire
 
 OUTPUT_LIMIT = 64 * 1024
 """Characters of text kept per stream per cell."""
@@ -30,6 +30,9 @@ FILE_LIMIT = 40 * 1024 * 1024
 reply's JSON it stays well under the session's 64 MiB LINE_LIMIT, so a file the kernel accepts always arrives."""
 CELLS_FILE = ".autograder-cells.json"
 """File in the staged submission listing the code cells to execute (written by the grader)."""
+OTTER_FILE = ".autograder-otter"
+"""Present in the staged submission of an otter assignment: ``import otter`` gets the stand-in
+(``autograder.student.otter_shim``), whose ``check("q1")`` pauses here for the grader's tests."""
 
 
 class BoundedText:
@@ -200,6 +203,8 @@ class Server:
 
     def _answer(self, request: dict[str, Any]) -> Any:
         op = request.get("op")
+        if op in special.OPS:  # otter's tests: handles with attributes, printing calls, iteration, operators
+            return special.answer(request, self.namespace, self.handles, self._import)
         if op == "item":  # handle[key], the key being data
             return self._export(self.handles[int(request["handle"])][self._import(request.get("args", []))[0]])
         if op == "value":
@@ -225,14 +230,17 @@ class Server:
             self.namespace[name] = self.hidden.pop(name)
 
 
-def serve(server: Server, requests: IO[bytes], replies: IO[bytes]) -> None:
-    """Answer one JSON line per request until the grader closes the pipe."""
+def serve(server: Server, requests: IO[bytes], replies: IO[bytes], *, until: str | None = None) -> bool:
+    """Answer one JSON line per request until the grader closes the pipe (False) or sends ``until`` (True)."""
     while True:
         line = requests.readline()
         if not line:
-            return
+            return False
         request = wire.loads(line)
         reply: dict[str, Any] = {"id": request.get("id")}
+        if until is not None and request.get("op") == until:
+            replies.write(wire.dumps({**reply, "ok": True, "value": None}))
+            return True
         try:
             reply.update(server.handle(request))
             reply["ok"] = True
@@ -281,14 +289,38 @@ def main(argv: list[str] | None = None) -> None:
         shell = _make_shell()
     started = time.perf_counter()
     records = []
+    server = Server(shell.user_ns)
+    executing = [False]
+    if os.path.exists(os.path.join(args.submission, OTTER_FILE)):
+        _install_otter(server, requests, replies, executing)
     for cell in cells:
         replies.write(wire.dumps({"event": "cell", "index": cell["index"], "cell_id": cell["cell_id"]}))
+        executing[0] = True
         record = run_cell(shell, cell["source"])
+        executing[0] = False
         record.update(index=cell["index"], cell_id=cell["cell_id"])
         records.append(record)
     ready = {"event": "ready", "seconds": round(time.perf_counter() - started, 4), "cells": records}
     replies.write(wire.dumps(ready))
-    serve(Server(shell.user_ns), requests, replies)
+    serve(server, requests, replies)
+
+
+def _install_otter(server: Server, requests: IO[bytes], replies: IO[bytes], executing: list[bool]) -> None:
+    """``import otter`` gets the stand-in; its ``check(question)`` pauses the notebook while the grader tests."""
+    from autograder.student import otter_shim
+
+    def checkpoint(question: str) -> None:
+        if not executing[0]:  # only between cells' statements: never inside an answer to the grader
+            return
+        executing[0] = False
+        try:
+            replies.write(wire.dumps({"event": "checkpoint", "question": str(question)[:200]}))
+            if not serve(server, requests, replies, until=special.RESUME):
+                os._exit(0)  # the grader is gone: nothing left to do
+        finally:
+            executing[0] = True
+
+    otter_shim.install(checkpoint)
 
 
 if __name__ == "__main__":

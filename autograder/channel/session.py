@@ -7,7 +7,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,6 +15,7 @@ from autograder.channel import wire
 from autograder.channel.calls import CallReport, report_from_data
 from autograder.channel.errors import ChannelError, KernelDied, StudentCodeError, StudentTimeout, rebuild
 from autograder.channel.kernel import FONT_CACHE_ENV
+from autograder.channel.special import RESUME
 from autograder.results import CellRecord, ExecutionReport
 from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
 from autograder.sandbox.fonts import FONT_CACHE_TARGET, font_cache
@@ -117,8 +118,13 @@ class KernelSession:
 
     # -- execution ---------------------------------------------------------------------
 
-    def wait_ready(self, timeout: float) -> ExecutionReport:
-        """Wait for the notebook to finish executing; never raises for student failures."""
+    def wait_ready(self, timeout: float, *, on_checkpoint: Callable[[str], None] | None = None) -> ExecutionReport:
+        """Wait for the notebook to finish executing; never raises for student failures.
+
+        ``on_checkpoint(question)``: the notebook paused at otter's ``check(question)`` (otter assignments);
+        the callback tests the student's state as it is now, then the notebook resumes. Its time is not the
+        notebook's.
+        """
         report = ExecutionReport()
         started = time.monotonic()
         current = "before the first cell"
@@ -131,7 +137,9 @@ class KernelSession:
                 report.failure = self._failure_reason(timed_out, timeout, current)
                 self.close()
                 return report
-            if message.get("event") == "cell":
+            if message.get("event") == "checkpoint" and on_checkpoint is not None:
+                started += self._checkpoint(str(message.get("question"))[:200], on_checkpoint)
+            elif message.get("event") == "cell":
                 current = f"in cell {str(message.get('index'))[:20]} (id {str(message.get('cell_id'))[:80]})"
             elif message.get("event") == "ready":
                 report.seconds = time.monotonic() - started
@@ -141,6 +149,16 @@ class KernelSession:
                     report.failure = "the notebook sent a malformed execution report; the channel was tampered with"
                     self.close()
                 return report
+
+    def _checkpoint(self, question: str, on_checkpoint: Callable[[str], None]) -> float:
+        """Run the callback at a checkpoint, then resume the notebook; the seconds it took."""
+        paused = time.monotonic()
+        try:
+            on_checkpoint(question)
+            self.request(RESUME)
+        except ChannelError:  # the kernel died or stopped answering: the wait ends with its reason
+            pass
+        return time.monotonic() - paused
 
     def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
         if timed_out:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.authoring.assign import release_notebook, solution_notebook
+from autograder.authoring.assign import copy_solution_artifacts, release_notebook, solution_notebook
 from autograder.authoring.notebook import (
     HIDDEN_BEGIN,
     HIDDEN_END,
@@ -22,7 +22,7 @@ from autograder.authoring.notebook import (
     write,
 )
 from autograder.checking import mistakes as corpus
-from autograder.checking.examples import copy_artifacts
+from autograder.checking import promises as table
 from autograder.checking.mutate import mutants
 from autograder.config import Assignment, ConfigError, course_root, list_assignments, load_assignment
 from autograder.datasets import data_dir as resolve_data_dir
@@ -190,7 +190,7 @@ def _stage_solution(assignment: Assignment, folder: Path, nb: object) -> None:
     write(nb, folder / assignment.config.notebook)  # type: ignore[arg-type]
     for other in assignment.config.notebooks[1:]:  # mutants change the first notebook; the others solved
         write(solution_notebook(assignment, other), folder / other)
-    copy_artifacts(assignment, folder)
+    copy_solution_artifacts(assignment, folder)
 
 
 def _failures(result: SubmissionResult) -> list[str]:
@@ -229,6 +229,7 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
                  for p in (check_drift(assignment) or [""])]
     findings += [Finding(name, "leak", not p, p or "nothing hidden in release/")
                  for p in (check_leaks(assignment) or [""])]
+    findings += promise_findings(assignment, cells)
     batch, kinds = _grade_set(assignment, options, mutation_limit=mutation_limit)
     by_id = {r.student_id: r for r in batch.results}
     sol, stub = by_id["solution"], by_id["stub"]
@@ -259,11 +260,41 @@ def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, Submi
     explained = {key: exempt.get(key) or exempt.get(key.split("::")[0]) for key in weak}
     weak = [key for key in weak if not explained[key]]
     detail = f"{len(killed) - len(weak)}/{len(killed)} hidden tests fail under at least one of {len(kinds)} mutants"
-    findings = [Finding(name, "mutation", not weak, detail)]
+    findings = [Finding(name, "mutation", not weak, detail), score_finding(name, by_id, kinds)]
     findings += [Finding(name, "mutation", True, f"exempt {key}: {why}") for key, why in explained.items() if why]
     findings += [Finding(name, "mutation", False, f"weak hidden test {key}: no mutation of the solution makes it "
                          "fail; make it check values that a wrong solution would get wrong") for key in weak]
     return findings
+
+
+MUTATION_GOAL = 0.9
+"""Share of the solution's mutants that must lose points."""
+
+
+def score_finding(name: str, by_id: dict[str, SubmissionResult], kinds: dict[str, str]) -> Finding:
+    """The mutation score: the share of mutants of the solution's functions that lose points."""
+    survivors = [kind for student, kind in kinds.items() if by_id[student].score >= by_id[student].max_score]
+    killed = len(kinds) - len(survivors)
+    score = killed / len(kinds) if kinds else 1.0
+    detail = (f"mutation score {killed}/{len(kinds)} = {score:.0%} of the solution's mutants lose points "
+              f"(goal >= {MUTATION_GOAL:.0%})")
+    if survivors:
+        detail += "; surviving: " + "; ".join(survivors[:8])
+    return Finding(name, "mutation", score >= MUTATION_GOAL, detail)
+
+
+def promise_findings(assignment: Assignment, cells: list[GradeCell]) -> list[Finding]:
+    """One finding per promise of the table (failed when no check enforces it), and one per free choice."""
+    try:
+        promises = table.load_table(assignment.source_dir)
+    except table.PromiseTableError as exc:
+        return [Finding(assignment.name, "promise", False, str(exc))]
+    if promises is None:
+        return []
+    issues = table.problems(promises, cells)
+    findings = [Finding(assignment.name, "promise", not issues[p.id], f"{p.id}: {p.text} -> " + (
+        "; ".join(issues[p.id]) if issues[p.id] else table.enforced_by(p, promises))) for p in promises.promises]
+    return findings + [Finding(assignment.name, "promise", True, f"free: {text}") for text in promises.free]
 
 
 def validate(names: list[str], *, root: Path | None = None, options: GradeOptions = GradeOptions(),

@@ -7,7 +7,7 @@ import sys
 import click
 
 import autograder._startup  # noqa: F401  (first: trims the start-up of every command)
-from autograder.cli import course, grades, handgrading, roster, service
+from autograder.cli import course, grades, gradescope, handgrading, integrity, lms, roster, service, term
 from autograder.cli.options import console
 
 
@@ -48,5 +48,6 @@ def main() -> None:
 
 # one module per command group; each command is a thin call into the library
 for command in (course.assign, course.examples, course.demo, grades.grade, grades.export, course.validate,
-                course.bench, service.serve, roster.roster, handgrading.handgrade):
+                course.bench, service.serve, roster.roster, handgrading.handgrade, lms.lms, gradescope.gradescope,
+                term.extend, term.deadline, integrity.integrity):
     main.add_command(command)

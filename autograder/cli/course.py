@@ -93,8 +93,10 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
 
     For each assignment (default: all): settings are valid; release/ and solutions/ match
     source/; nothing hidden leaks into release/; the solution earns full marks and the stub
-    nothing, graded in the container; every hidden test fails on some mutation of the solution;
-    every known mistake in source/<name>/mistakes.toml gets its expected verdict (a table shows them).
+    nothing, graded in the container; every hidden test fails on some mutation of the solution, and
+    at least 90% of the mutants lose points (the mutation score); every promise of the text in
+    source/<name>/promises.toml names checks that exist (a table shows them); every known mistake in
+    source/<name>/mistakes.toml gets its expected verdict (a table shows them).
 
     \b
     Example:
@@ -119,6 +121,14 @@ def validate(names: tuple[str, ...], jobs: int, sandbox: str, mutations: int, co
     report = run_validate(list(names) or list_assignments(root), root=root, options=options,
                           mutation_limit=mutations, on_finding=show)
     Console().print(table)
+    promised = [f for f in report.findings if f.check == "promise"]
+    if promised:
+        promises = Table(title="promises of the text, and the checks that enforce them")
+        for column in ("assignment", "result", "promise -> checks"):
+            promises.add_column(column, overflow="fold")
+        for finding in promised:
+            promises.add_row(finding.assignment, "[green]ok[/]" if finding.ok else "[bold red]FAIL[/]", finding.detail)
+        Console().print(promises)
     if report.mistakes:
         from autograder.checking.mistakes import table as mistakes_table
 

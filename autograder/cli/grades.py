@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, OutputFile, OutputFolder, console
+from autograder.cli.options import COURSE, DATA, DB, JOBS, SANDBOX, SCHEDULER, OutputFolder, console, output_folder
 
 
 @click.command()
@@ -73,21 +73,54 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
     console.print(f"grades: {batch.db_url}\nfeedback: {batch.feedback_dir}")
 
 
+def _target(kind: str, dest: Path | None) -> Path:
+    """Where ``export`` writes: ``dest`` or the format's default, its folder made (one clear error when it cannot)."""
+    target = dest or Path({"nbgrader": "grades.csv", "otter": "final_grades.csv"}.get(kind, "gradescope"))
+    folder = target if kind == "gradescope" else target.parent
+    if kind != "gradescope" and target.is_dir():
+        raise click.BadParameter(f"{target} is a folder; give a file name", param_hint="'--to'")
+    try:
+        output_folder(folder)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--to'") from None
+    return target
+
+
+FORMATS = ("nbgrader", "otter", "gradescope")
+"""What ``autograder export`` writes: nbgrader's CSV, otter's final_grades.csv, Gradescope's results.json files."""
+
+
 @click.command()
 @click.argument("name")
-@click.option("--to", "dest", type=OutputFile(), default=Path("grades.csv"),
-              show_default=True, help="CSV file to write (nbgrader's export columns).")
+@click.option("--format", "kind", type=click.Choice(FORMATS), default="nbgrader", show_default=True,
+              help="nbgrader: nbgrader's CSV export. otter: otter grade's final_grades.csv (otter assignments). "
+                   "gradescope: a folder of <student>/results.json (otter's for otter assignments).")
+@click.option("--to", "dest", type=click.Path(path_type=Path), default=None,
+              help="File (nbgrader, otter) or folder (gradescope) to write. Default: grades.csv, "
+                   "final_grades.csv, gradescope/.")
 @DB
 @COURSE
-def export(name: str, dest: Path, db_url: str | None, course: Path | None) -> None:
-    """Export NAME's grades to CSV with nbgrader's own exporter.
+def export(name: str, kind: str, dest: Path | None, db_url: str | None, course: Path | None) -> None:
+    """Export NAME's grades: nbgrader's CSV (its own exporter), otter's final_grades.csv, or Gradescope's
+    results.json per student.
 
     \b
-    Example:
+    Examples:
       autograder export backpropagation_simulation --to grades.csv
+      autograder export hw1 --format otter --to final_grades.csv
+      autograder export hw1 --format gradescope --to gradescope/
     """
-    from autograder.config import course_root
+    from autograder.config import course_root, load_assignment
+    from autograder.gradebook import otter_export
     from autograder.gradebook.store import default_url, export_csv
 
-    url = db_url or default_url(course or course_root())
-    console.print(f"[green]✔[/] wrote {export_csv(url, name, dest)}")
+    root = course or course_root()
+    url = db_url or default_url(root)
+    target = _target(kind, dest)
+    if kind == "nbgrader":
+        console.print(f"[green]✔[/] wrote {export_csv(url, name, target)}")
+    elif kind == "otter":
+        console.print(f"[green]✔[/] wrote {otter_export.final_grades(load_assignment(name, root), url, target)}")
+    else:
+        written = otter_export.write_gradescope(load_assignment(name, root), url, target)
+        console.print(f"[green]✔[/] wrote {len(written)} results.json in {target}")

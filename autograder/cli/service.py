@@ -19,6 +19,9 @@ from autograder.cli.options import COURSE, DATA, DB, JOBS, PUBLIC_URL, SANDBOX, 
 @click.option("--assignment", "assignments", multiple=True, help="Offer only this assignment (repeatable).")
 @click.option("--secure-cookies", is_flag=True, help="Session cookie over HTTPS only (behind a TLS proxy).")
 @click.option("--max-upload-mb", default=100, show_default=True, help="Largest upload, unpacked.")
+@click.option("--lti-config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="LTI 1.3 settings (TOML with an [lti] table, or JSON): the LMS platforms registered with "
+                   "the course. Default: lti.toml in the state folder, if there (see README).")
 @SCHEDULER
 @DB
 @STATE
@@ -26,8 +29,8 @@ from autograder.cli.options import COURSE, DATA, DB, JOBS, PUBLIC_URL, SANDBOX, 
 @COURSE
 @DATA
 def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str, ...], secure_cookies: bool,
-          max_upload_mb: int, scheduler: str | None, db_url: str | None, state_dir: Path | None, public_url: str,
-          course: Path | None, data_dir: Path | None) -> None:
+          max_upload_mb: int, lti_config: Path | None, scheduler: str | None, db_url: str | None,
+          state_dir: Path | None, public_url: str, course: Path | None, data_dir: Path | None) -> None:
     """Serve the course: students sign in, upload, and read their feedback seconds later.
 
     The instructor signs in with $AUTOGRADER_INSTRUCTOR_TOKEN (or the link printed at start). Without
@@ -47,7 +50,8 @@ def serve(host: str, port: int, jobs: int, sandbox: str, assignments: tuple[str,
 
     settings = make_settings(course, db_url=db_url, state_dir=state_dir, jobs=jobs, sandbox=sandbox,
                              data_dir=data_dir, assignments=assignments, public_url=public_url,
-                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb, scheduler=scheduler)
+                             secure_cookies=secure_cookies, max_upload_mb=max_upload_mb, scheduler=scheduler,
+                             lti_config=lti_config.resolve() if lti_config else None)
 
     def ready(token: str) -> None:
         shown = "$AUTOGRADER_INSTRUCTOR_TOKEN" if settings.instructor_token else token

@@ -25,6 +25,8 @@ class Policy(BaseModel):
     counts: Literal["last", "best"] = Field("best", description="Which graded submission the gradebook keeps.")
     cooldown_s: float = Field(0, ge=0, description="Seconds a student waits between two uploads.")
     daily_limit: int = Field(0, ge=0, description="Uploads per student in any 24 hours (0: no limit).")
+    regrade_requests: int = Field(3, ge=0, description="Regrade requests a student may make on the assignment "
+                                  "(0: none).")
 
 
 class AssignmentConfig(BaseModel):
@@ -54,6 +56,8 @@ class AssignmentConfig(BaseModel):
         "as 'grade_id' or 'grade_id::test' -> the reason and where they are tested instead.",
     )
     model: dict[str, object] = Field(default_factory=dict, description="Assignment-specific extras.")
+    otter: str | None = Field(None, description="otter-grader's autograder zip (in source/<name>/) whose tests "
+                              "grade this assignment; the notebook need not be in source/ then.")
 
     @model_validator(mode="before")
     @classmethod
@@ -121,23 +125,28 @@ def course_root(start: Path | None = None) -> Path:
 def list_assignments(root: Path) -> list[str]:
     """Names of the assignments in ``root/source``, sorted (nbgrader's folders of notebooks included)."""
     from autograder.config.nbgrader import is_nbgrader_assignment
+    from autograder.config.otter import is_otter_assignment
 
     configured = {p.parent.name for p in (root / "source").glob("*/assignment.toml")}
-    return sorted(configured | {p.name for p in (root / "source").glob("*") if is_nbgrader_assignment(p)})
+    return sorted(configured | {p.name for p in (root / "source").glob("*")
+                                if is_nbgrader_assignment(p) or is_otter_assignment(p)})
 
 
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
     """Read ``source/<name>/assignment.toml`` and check it."""
     course = root or course_root()
+    from autograder.config import otter
     from autograder.config.nbgrader import default_config, is_nbgrader_assignment
 
     path = course / "source" / name / "assignment.toml"
-    nbgrader_style = is_nbgrader_assignment(path.parent)
-    if not path.is_file() and not nbgrader_style:
+    otter_style = otter.is_otter_assignment(path.parent)
+    nbgrader_style = not otter_style and is_nbgrader_assignment(path.parent)
+    if not path.is_file() and not nbgrader_style and not otter_style:
         known = ", ".join(list_assignments(course)) or "none"
         raise ConfigError(f"no assignment {name!r}: {path} does not exist (known: {known})")
     try:
-        raw = default_config(name, course) if nbgrader_style else tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = (otter.default_config(name, course) if otter_style else default_config(name, course) if nbgrader_style
+               else tomllib.loads(path.read_text(encoding="utf-8")))
         config = AssignmentConfig.model_validate(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
@@ -148,7 +157,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
         )
         raise ConfigError(f"{path}: {details}") from exc
     assignment = Assignment(name=name, root=course, config=config)
-    for notebook in assignment.source_notebooks:
+    for notebook in assignment.source_notebooks if config.otter is None else ():  # otter's tests are in its zip
         if not notebook.is_file():
             raise ConfigError(f"{path}: notebook {notebook.name!r} is listed but {notebook} is missing")
     return assignment

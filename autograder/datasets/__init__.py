@@ -22,6 +22,34 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder"
 
 
+def private_folder(folder: Path) -> Path:
+    """``folder``, made if missing, with a .gitignore of its own: nothing in it is ever committed (the
+    course's state folder: uploads, feedback, secret keys)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# uploads, feedback and the secret keys: never commit\n*\n", encoding="utf-8")
+    return folder
+
+
+def kept_secret(folder: Path, name: str) -> str:
+    """The random secret in ``folder/name`` (64 hex digits), made on first use, readable by this user only
+    ('' when the file exists but is empty: the caller says what to do)."""
+    import secrets
+
+    path = private_folder(folder) / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    return path.read_text(encoding="utf-8").strip()
+
+
 class DatasetError(RuntimeError):
     """A dataset is missing or does not match its checksums; the message says what to do."""
 

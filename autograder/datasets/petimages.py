@@ -8,7 +8,6 @@ import functools
 import hashlib
 import hmac
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.datasets import DatasetError, cache_dir, data_dir
+from autograder.datasets import DatasetError, cache_dir, data_dir, kept_secret
 
 CLASSES = ("cat", "dog")
 """Label 0 is cat, 1 is dog."""
@@ -142,20 +141,9 @@ def split_secret(state_dir: Path) -> bytes:
     from_env = os.environ.get(SECRET_ENV, "").strip()
     if from_env:
         return from_env.encode()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    ignore = state_dir / ".gitignore"
-    if not ignore.exists():  # as the service's state folder: nothing in it is ever committed
-        ignore.write_text("# uploads, feedback and the secret keys: never commit\n*\n", encoding="utf-8")
-    path = state_dir / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-    text = path.read_text(encoding="utf-8").strip()
+    text = kept_secret(state_dir, SECRET_FILE)
     if not text:
+        path = state_dir / SECRET_FILE
         raise DatasetError(f"{path} is empty: restore the course's split secret, or delete the file to make a new "
                            "one (a new hidden split: regrade every submission)")
     return text.encode()

@@ -8,7 +8,9 @@ A batch (``grading.batch``), an upload graded by the service (``service.runner``
 - ``record`` draws the pages first, then writes one gradebook transaction that also registers
   which pages show the student's grade (a grader killed in between finds no row, and regrades);
 - ``redraw`` draws every registered page again from its kept result with the hand grades now in
-  the gradebook; ``enter_hand_grade`` is a hand grade entered and redrawn.
+  the gradebook; ``enter_hand_grade`` is a hand grade (or an override of a check) entered, logged
+  (``changes``) and redrawn; ``extend`` and ``recompute_lateness`` move a due date and restate the
+  late penalties it changes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,8 @@ from sqlalchemy import text
 from autograder.authoring.handgraded import ManualCell, manual_cells
 from autograder.authoring.notebook import GradeCell, grade_cells, read_source
 from autograder.config import Assignment
-from autograder.gradebook import feedback, handgrading, resultjson, store
+from autograder.gradebook import changes, extensions, feedback, handgrading, resultjson, store
+from autograder.gradebook.answers import ANSWERS_TABLE
 from autograder.grading.notebooks import deadline, has_hand_graded
 from autograder.results import SubmissionResult
 
@@ -75,6 +78,11 @@ def notebook_id(assignment: Assignment) -> str:
 
 def gradebook_cells(assignment: Assignment, name: str) -> tuple[list[GradeCell], list[ManualCell]]:
     """Notebook ``name``'s autograded test cells (from the source) and hand-graded cells (from the release)."""
+    if assignment.config.otter is not None:  # a grade cell per otter question (its zip), a hand-graded one per manual
+        from autograder.grading.otter_grade import grade_cells as otter_cells
+        from autograder.grading.otter_grade import manual_cells as otter_manual
+
+        return otter_cells(assignment), otter_manual(assignment)
     source = read_source(assignment.source_dir / name)
     tests = grade_cells(source, str(assignment.source_dir / name))
     if not has_hand_graded(source):
@@ -93,6 +101,7 @@ def sync(gb: Gradebook, assignments: Mapping[str, Assignment]) -> Stubs:
             store.sync_assignment(gb, name, Path(notebook).stem, tests, hand, duedate=deadline(assignment))
             stubs |= {(name, Path(notebook).stem, c.grade_id): c.stub for c in hand}
     gb.db.execute(text(PAGES_TABLE))
+    gb.db.execute(text(ANSWERS_TABLE))  # the pages read the answers kept there
     gb.db.commit()
     return stubs
 
@@ -115,12 +124,15 @@ def judge(gb: Gradebook, name: str, result: SubmissionResult,
 
 
 def draw(assignment: Assignment, result: SubmissionResult, hand: Sequence[handgrading.ManualItem],
-         page: Page) -> Path:
-    """Write the page and keep its result (an upload's page reaches the disk before the upload is done)."""
+         page: Page, *, shown: SubmissionResult | None = None) -> Path:
+    """Write the page and keep its result (an upload's page reaches the disk before the upload is done).
+
+    ``shown``: what the page shows when it is not the kept result (checks a person overrode: ``overridden``).
+    """
     page.html.parent.mkdir(parents=True, exist_ok=True)
     page.kept.mkdir(parents=True, exist_ok=True)
     with page.html.open("w", encoding="utf-8") as handle:
-        handle.write(feedback.render(assignment, result, hand))
+        handle.write(feedback.render(assignment, shown or result, hand))
         if page.role == UPLOAD:
             handle.flush()
             os.fsync(handle.fileno())
@@ -148,8 +160,9 @@ def record(gb: Gradebook, assignment: Assignment, result: SubmissionResult,
     ``timestamp`` (naive UTC): when it was submitted, if not the result's own time (an upload's arrival).
     Statements the caller ran on ``gb.db`` before commit (or roll back) with it.
     """
+    shown = overridden(gb, assignment, result)
     for page in pages:
-        draw(assignment, result, hand, page)
+        draw(assignment, result, hand, page, shown=shown)
     _register(gb, assignment.name, result.student_id, [*pages, *drawn])
     options = record_options(assignment, result)
     if timestamp is not None:
@@ -187,13 +200,93 @@ def redraw(gb: Gradebook, assignment: Assignment, student: str) -> list[Path]:
     for page in pages_of(gb, assignment, student):
         result = resultjson.load(page.kept, student)
         if result is not None:
-            redrawn.append(draw(assignment, result, hand, page))
+            redrawn.append(draw(assignment, result, hand, page, shown=overridden(gb, assignment, result)))
     return redrawn
 
 
+def overridden(gb: Gradebook, assignment: Assignment, result: SubmissionResult) -> SubmissionResult:
+    """``result`` as its page shows it: an autograded cell a person overrode (a manual score on its grade row,
+    nbgrader's override) scores that, and the total follows."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = gb.find_submission(assignment.name, result.student_id)
+    except MissingEntry:
+        return result
+    manual = {(nb.name, g.name): g.manual_score for nb in submission.notebooks for g in nb.grades
+              if g.manual_score is not None}
+    only = notebook_id(assignment)
+    cells = tuple(dataclasses.replace(c, score=float(manual[key]))
+                  if (key := (c.notebook or only, c.grade_id)) in manual else c for c in result.cells)
+    if cells == result.cells:
+        return result
+    score = result.score + sum(new.score - old.score for new, old in zip(cells, result.cells, strict=True))
+    return dataclasses.replace(result, cells=cells, score=round(score, 6))
+
+
+def score_now(db_url: str, name: str, student: str, notebook: str, grade_id: str) -> float | None:
+    """The points a cell counts now (the hand grade, else the automatic score), None when it has neither."""
+    from nbgrader.api import MissingEntry
+
+    with handgrading.open_existing(db_url) as gb:
+        try:
+            grade = gb.find_grade(grade_id, notebook.removesuffix(".ipynb"), name, student)
+        except MissingEntry:
+            return None
+        return grade.manual_score if grade.manual_score is not None else grade.auto_score  # type: ignore[no-any-return]
+
+
 def enter_hand_grade(assignment: Assignment, db_url: str, student: str, notebook: str, grade_id: str, *,
-                     score: float, comment: str | None = None) -> tuple[handgrading.ManualItem, list[Path]]:
-    """Enter a hand grade (see ``handgrading.set_grade``) and redraw every page that shows it."""
+                     score: float, comment: str | None = None, by: str = "instructor", why: str | None = None,
+                     also: Callable[[Gradebook], None] | None = None) -> tuple[handgrading.ManualItem, list[Path]]:
+    """Enter a hand grade (see ``handgrading.set_grade``; on an autograded cell: an override of its score),
+    log the change (``by``, ``why``: default the comment) with ``also`` (what the caller keeps beside the
+    grade) in one transaction, and redraw every page that shows it."""
+    old = score_now(db_url, assignment.name, student, notebook, grade_id)
     item = handgrading.set_grade(db_url, assignment.name, student, notebook, grade_id, score=score, comment=comment)
     with handgrading.open_existing(db_url) as gb:
+        kind = changes.OVERRIDE if item.kind == handgrading.AUTOGRADED else changes.HAND_GRADE
+        changes.log(gb, changes.Change(assignment.name, student, kind, item.notebook, grade_id,
+                                       changes.score_text(old), changes.score_text(item.score), by, changes.now(),
+                                       why if why is not None else comment or ""))
+        if also is not None:
+            also(gb)
+        gb.db.commit()
         return item, redraw(gb, assignment, student)
+
+
+def recompute_lateness(gb: Gradebook, assignment: Assignment, student: str | None = None, *,
+                       also: Callable[[Gradebook], None] | None = None) -> list[Path]:
+    """After a due date or an extension changed: the late penalty of ``student``'s recorded grade (or
+    everyone's) again, in one transaction with ``also`` (what the caller keeps beside it, e.g. the service's
+    upload rows); then every page that shows those grades is redrawn. Nothing else changes."""
+    try:
+        students = store.relate(gb, assignment.name, assignment.config.policy.late_penalty, student)
+        if also is not None:
+            also(gb)
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        raise
+    return [path for who in students for path in redraw(gb, assignment, who)]
+
+
+def extend(assignment: Assignment, db_url: str, student: str, *, until: dt.datetime | None = None,
+           days: float | None = None, time_factor: float | None = None, by: str = "instructor", why: str = "",
+           also: Callable[[Gradebook], None] | None = None) -> tuple[extensions.Extension, list[Path]]:
+    """Give ``student`` an extension or extra time (``extensions.grant``), log it, recompute their late penalty
+    with ``also`` in the same transaction (``recompute_lateness``) and redraw their pages."""
+    with store.open_gradebook(db_url) as gb:
+        gb.db.execute(text(ANSWERS_TABLE))  # the pages read the answers kept there
+        if not any(a.name == assignment.name for a in gb.assignments):
+            sync(gb, {assignment.name: assignment})
+        try:
+            before, after = extensions.grant(gb, assignment.name, student, until=until, days=days,
+                                             time_factor=time_factor)
+            if after != before:
+                changes.log(gb, changes.Change(assignment.name, student, changes.EXTENSION, "", "", before.short(),
+                                               after.short(), by, changes.now(), why))
+        except BaseException:
+            gb.db.rollback()
+            raise
+        return after, recompute_lateness(gb, assignment, student, also=also)

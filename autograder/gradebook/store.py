@@ -17,6 +17,7 @@ from sqlalchemy import text
 from autograder.authoring.handgraded import ManualCell
 from autograder.authoring.notebook import GradeCell
 from autograder.errors import UserError
+from autograder.gradebook import changes
 from autograder.gradebook.answers import record_answers, sync_cells
 from autograder.results import HandGraded
 
@@ -236,6 +237,30 @@ def _submission(gb: Gradebook, assignment: str, student: str, timestamp: dt.date
     return submission
 
 
+def submission_row(gb: Gradebook, assignment: str, student: str) -> Any:
+    """The student's submission row, made (with nbgrader's empty notebooks and grades) when missing; no commit."""
+    return _submission(gb, assignment, student, None)
+
+
+def relate(gb: Gradebook, assignment: str, rate: float, student: str | None = None) -> list[str]:
+    """nbgrader's late-penalty column again, from the due dates and extensions now in the gradebook, for
+    ``student``'s submission (or everyone's) at ``rate`` (``late_rate`` of ``record``); the students whose
+    submissions it holds. No commit.
+
+    Nothing but the penalty changes: scores, hand grades, times and flags stay as they are.
+    """
+    from nbgrader.api import Assignment as Assigned
+    from nbgrader.api import SubmittedAssignment
+
+    query = gb.db.query(SubmittedAssignment).join(Assigned).filter(Assigned.name == assignment)
+    if student is not None:
+        query = query.filter(SubmittedAssignment.student_id == student)
+    found = query.all()
+    for submission in found:  # without a rate of ours, nbgrader's own penalties stay
+        _late(submission, rate)
+    return sorted(s.student_id for s in found)
+
+
 def _side_row(gb: Gradebook, assignment: str, student: str, submission: Any, parts: Sequence[NotebookGrades], *,
               digest: str, reason: str | None) -> None:
     """Replace the student's row in our side table: digest, autograded score and maximum, reason, time."""
@@ -313,14 +338,8 @@ def _late(submission: Any, rate: float) -> None:
         nb.late_submission_penalty = round(min(score, days * rate * most), 6) if days else None
 
 
-def export_csv(url: str, assignment: str, dest: Path) -> Path:
-    """Write nbgrader's CSV export (its own plugin, its own columns) for one assignment.
-
-    Raises ``GradebookError`` when ``url`` names a SQLite file that does not exist (a typo must
-    not create an empty gradebook) or when the gradebook holds no assignment of that name.
-    """
-    from nbgrader.api import MissingEntry
-    from nbgrader.plugins.export import CsvExportPlugin
+def require_gradebook(url: str) -> None:
+    """Raise ``GradebookError`` when ``url`` names a SQLite file that does not exist (a typo must not create one)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -328,12 +347,32 @@ def export_csv(url: str, assignment: str, dest: Path) -> Path:
         if not Path(str(parsed.database)).is_file():
             raise GradebookError(f"no gradebook at {parsed.database}: grade first (`autograder grade`) "
                                  "or pass --db with the URL of an existing gradebook")
+
+
+def require_assignment(gb: Gradebook, assignment: str, url: str) -> None:
+    """Raise ``GradebookError`` when the gradebook holds no assignment of that name."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        gb.find_assignment(assignment)
+    except MissingEntry:
+        graded = ", ".join(a.name for a in gb.assignments) or "none"
+        raise GradebookError(f"no assignment {assignment!r} in the gradebook {url} (graded there: "
+                             f"{graded}); check the name, or grade it first") from None
+
+
+def export_csv(url: str, assignment: str, dest: Path) -> Path:
+    """Write nbgrader's CSV export (its own plugin, its own columns) for one assignment, and beside it
+    the change log (``changes.changes_path(dest)``: who changed which grade, when, from what, to what, why).
+
+    Raises ``GradebookError`` when ``url`` names a SQLite file that does not exist (a typo must
+    not create an empty gradebook) or when the gradebook holds no assignment of that name.
+    """
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    require_gradebook(url)
     with open_gradebook(url) as gb:
-        try:
-            gb.find_assignment(assignment)
-        except MissingEntry:
-            graded = ", ".join(a.name for a in gb.assignments) or "none"
-            raise GradebookError(f"no assignment {assignment!r} in the gradebook {url} (graded there: "
-                                 f"{graded}); check the name, or grade it first") from None
+        require_assignment(gb, assignment, url)
         CsvExportPlugin(to=str(dest), assignment=[assignment]).export(gb)
+        changes.export(gb.db, assignment, changes.changes_path(dest))
     return dest

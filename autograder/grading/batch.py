@@ -39,8 +39,7 @@ def grade(
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
-    for source in assignment.source_notebooks:  # a broken source fails before the batch starts
-        grade_cells(read_source(source), str(source))
+    _check_source(assignment)
     url = db_url or store.default_url(assignment.root)
     out_dir = feedback_dir or assignment.root / "feedback" / name
     if not options.scheduler:  # on a cluster, each worker has its own
@@ -49,7 +48,7 @@ def grade(
     with run_folder() as run:
         if not options.scheduler:
             start_server()  # its imports overlap finding the submissions
-        found = discover(submissions, run, assignment.config.notebook, assignment=name)
+        found = discover(_unpacked(assignment, submissions, run), run, assignment.config.notebook, assignment=name)
         done = store.peek_stored(url, name)
         results: list[SubmissionResult] = []
         todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
@@ -71,6 +70,26 @@ def grade(
     results.sort(key=lambda r: r.student_id)
     _fail_if_none_ran(results, submissions)
     return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
+
+
+def _check_source(assignment: Assignment) -> None:
+    """A broken source notebook (or otter autograder zip) fails before the batch starts."""
+    if assignment.config.otter is not None:
+        from autograder.grading.otter_grade import suite_for
+
+        suite_for(assignment)
+        return
+    for source in assignment.source_notebooks:
+        grade_cells(read_source(source), str(source))
+
+
+def _unpacked(assignment: Assignment, submissions: Path, run: Path) -> Path:
+    """The submissions folder, with otter's export zips (one per student) unpacked for an otter assignment."""
+    if assignment.config.otter is None:
+        return submissions
+    from autograder.grading.otter_grade import unpack_exports
+
+    return unpack_exports(submissions, run / "exports")
 
 
 def _recorder(gb: Any, assignment: Assignment, out_dir: Path,

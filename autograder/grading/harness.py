@@ -14,6 +14,7 @@ from autograder.authoring.notebook import GradeCell
 from autograder.channel import wire
 from autograder.channel.calls import CallReport
 from autograder.channel.errors import student_message
+from autograder.channel.promises import NO_PROMISES, CallPromises, enforce
 from autograder.channel.session import KernelSession
 from autograder.results import CellScore, CheckResult, ExecutionReport
 
@@ -51,10 +52,20 @@ class RemoteHandle:
 
 
 class Student:
-    """The ``student`` fixture: the student's globals, reached only through data calls."""
+    """The ``student`` fixture: the student's globals, reached only through data calls.
 
-    def __init__(self, session: KernelSession, report: ExecutionReport) -> None:
+    A plain call ``student.f(...)`` also checks the promises ``calls`` gives ``f`` (see
+    ``channel/promises.py``); ``call_report`` returns the report for the test to judge instead.
+    """
+
+    def __init__(self, session: KernelSession, report: ExecutionReport, *,
+                 calls: CallPromises = NO_PROMISES, allowed: frozenset[str] = frozenset()) -> None:
         self._session, self._report = session, report
+        self._calls, self._allowed = calls, allowed
+
+    def allowing(self, *promises: str) -> Student:
+        """The same student, whose plain calls are not held to ``promises`` (a test's opt-out)."""
+        return Student(self._session, self._report, calls=self._calls, allowed=self._allowed | set(promises))
 
     def value(self, name: str) -> Any:
         """The student's global ``name`` as data (or a handle)."""
@@ -90,19 +101,23 @@ class Student:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
-        return _remote_callable(self._session, name, None)
+        return _remote_callable(self._session, name, None, self._calls.of(name) - self._allowed)
 
 
 def _remote_report(session: KernelSession, name: str, handle: int | None, args: Sequence[Any],
                    kwargs: dict[str, Any]) -> CallReport:
     report = session.call(name, handle=handle, args=[_unwrap(a) for a in args],
                           kwargs={k: _unwrap(v) for k, v in kwargs.items()})
-    return CallReport(_wrap(session, report.value), report.warnings, report.changed)
+    return CallReport(_wrap(session, report.value), report.warnings, report.changed, report.changes,
+                      report.global_random)
 
 
-def _remote_callable(session: KernelSession, name: str, handle: int | None) -> Callable[..., Any]:
+def _remote_callable(session: KernelSession, name: str, handle: int | None,
+                     keeps: frozenset[str] = frozenset()) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return _remote_report(session, name, handle, args, kwargs).value
+        report = _remote_report(session, name, handle, args, kwargs)
+        enforce(name, keeps, args, kwargs, report)
+        return report.value
 
     call.__name__ = name
     return call
@@ -146,6 +161,16 @@ class FeedbackNotes:
         self.sections.append({"title": title, "text": str(text)})
 
 
+def seed_of(submission: Path) -> int:
+    """A 32-bit seed from the bytes of the submitted notebooks (0 when there are none)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(submission.glob("*.ipynb")):
+        digest.update(path.read_bytes())
+    return int.from_bytes(digest.digest()[:4], "big")
+
+
 def _cell_text(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -180,6 +205,11 @@ class GradingPlugin:
         """Artifacts the audit run (--retrain) produced in the container, or None when not auditing."""
         return self._retrained
 
+    @pytest.fixture(name="grading_seed")
+    def grading_seed_fixture(self) -> int:
+        """A seed drawn for this submission: the digest of its notebooks, so a regrade meets the same inputs."""
+        return seed_of(self._submission)
+
     @pytest.fixture(name="feedback")
     def feedback_fixture(self) -> FeedbackNotes:
         """Sections for the student's feedback page."""
@@ -187,7 +217,7 @@ class GradingPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         # Only each failure's one-line crash message is kept; the default "long" style would also
-        # parse every test module's source for each traceback entry (about 20 ms per failed test).
+        # parse every test module's source for each traceback entry (paid again for every failed test).
         config.option.tbstyle = "no"
 
     @pytest.hookimpl(wrapper=True)
@@ -226,7 +256,8 @@ def _message(report: pytest.TestReport) -> str:
         return ""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = str(getattr(crash, "message", "") or report.longrepr or "")
-    text = re.sub(r"^([\w.]+\.)?(AssertionError|StudentCodeError|StudentTimeout|KernelDied)(: )?", "", text)
+    text = re.sub(r"^([\w.]+\.)?(AssertionError|PromiseBroken|StudentCodeError|StudentTimeout|KernelDied)(: )?",
+                  "", text)
     return text.split("\nassert ")[0].strip() or "this check failed"
 
 
@@ -256,7 +287,7 @@ def run_tests(
         if not cell.asserts:
             (workdir / module_name(index, cell.grade_id)).write_text(cell.source, encoding="utf-8")
     plugin = GradingPlugin(student, submission, data_dir, retrained)
-    # only our plugin: installed ones (anyio's, playwright's, ...) would add ~0.1 s to every submission
+    # only our plugin: installed ones (anyio's, playwright's, ...) would add their start-up to every submission
     args = [str(workdir), "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain", "--disable-plugin-autoload",
             "--continue-on-collection-errors",
             "--import-mode=importlib", "-o", "python_files=cell*.py", "-o", "addopts=",

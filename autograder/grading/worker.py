@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.authoring.notebook import GradeCell, NotebookError, grade_cells, is_skipped, read_source
+from autograder.channel.promises import load_calls
 from autograder.channel.session import KernelSession
 from autograder.config import Assignment
 from autograder.datasets import data_dir as resolve_data_dir
@@ -85,7 +86,7 @@ def _run(
         hooks.executed(report)
         if report.failure:
             session.fail(report.failure)
-        student = Student(session, report)
+        student = Student(session, report, calls=load_calls(assignment.source_dir))
         retrained = _fetch_artifacts(assignment, student, workdir / "retrained") if options.retrain else None
         scores, details = run_tests(
             cells, student, submission=staged, data_dir=data_root, workdir=workdir / "tests", retrained=retrained
@@ -115,7 +116,7 @@ def _fetch_artifacts(assignment: Assignment, student: Student, dest: Path) -> Pa
 def grade_in_worker(assignment: Assignment, submission: Submission, options: GradeOptions,
                      run: Path, ticket: warm.Ticket | None = None) -> SubmissionResult:
     # What the worker inherits from the server lives as long as the worker: keep the collector off
-    # it (pytest runs gc.collect() twice per session; a full pass over that heap costs ~0.1 s).
+    # it (pytest runs gc.collect() twice per session; a full pass over that heap is not free).
     gc.freeze()
     # This process grades one submission and exits: everything it makes (staging, container bundles)
     # goes into the batch's run folder, which a later grader sweeps if this batch is killed.
@@ -123,6 +124,10 @@ def grade_in_worker(assignment: Assignment, submission: Submission, options: Gra
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp, \
             hooks.measure(submission.student_id, options.hooks) as finish:
         try:
+            if assignment.config.otter is not None:  # otter's tests, from its autograder zip
+                from autograder.grading.otter_grade import grade_otter
+
+                return finish(grade_otter(assignment, submission, options, Path(tmp)))
             return finish(grade_notebooks(
                 assignment, submission,
                 lambda name, work, t: grade_submission(assignment, submission, options, work, t, notebook=name),

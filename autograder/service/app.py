@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from autograder.config import Assignment, list_assignments, load_assignment
 from autograder.errors import UserError
-from autograder.service import handgrading, instructor, student
+from autograder.service import handgrading, instructor, integrity, lti, regrades, student, term
 from autograder.service.auth import Guard
 from autograder.service.context import Service
 from autograder.service.db import engine_for, prepare
@@ -71,22 +71,30 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                                                            settings.requests_per_minute),
                       templates, runner, threading.Lock())
 
+    lms = lti.make_lti(settings, engine)
+    if lms is not None and runner is not None:
+        runner.recorded = lms.passback.recorded  # each counted grade goes to the LMS
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             runner.start()
+        if lms is not None:
+            lms.passback.start()
         try:
             yield
         finally:
             if runner is not None:
                 runner.stop()
+            if lms is not None:
+                lms.passback.stop()
             engine.dispose()
 
     app = FastAPI(title="autograder", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
-    app.include_router(student.router)
-    app.include_router(instructor.router)
-    app.include_router(handgrading.router)
+    app.state.lti = lms
+    for pages in (student, instructor, handgrading, integrity, term, regrades, lti):
+        app.include_router(pages.router)
     _handlers(app, service)
     session_key = hmac.new(key, b"session cookie", hashlib.sha256).hexdigest()
     app.add_middleware(SessionMiddleware, secret_key=session_key, session_cookie="autograder_session",

@@ -79,6 +79,12 @@ class Guard:
         return who
 
 
+def start_session(request: Request, user: str, generation: int) -> None:
+    """A fresh session for ``user`` (student id or INSTRUCTOR) at their token generation, with a new CSRF token."""
+    request.session.clear()
+    request.session.update(user=user, generation=generation, csrf=secrets.token_urlsafe(32))
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token (made on first use, so the sign-in form has one too)."""
     token = request.session.get("csrf")

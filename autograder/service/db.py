@@ -1,4 +1,4 @@
-"""The service's tables (accounts, uploads) beside nbgrader's, created and upgraded by alembic."""
+"""The service's tables (accounts, uploads, regrade requests) beside nbgrader's, created and upgraded by alembic."""
 
 from __future__ import annotations
 
@@ -61,6 +61,26 @@ uploads = Table(
 )
 """One row per upload: the durable grading queue and the history students see."""
 
+regrades = Table(
+    "autograder_regrade", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("assignment", String(128), nullable=False),
+    Column("student", String(128), nullable=False),
+    Column("upload_id", Integer, nullable=False),
+    Column("notebook", String(128), nullable=False),
+    Column("grade_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("answer", Text),
+    Column("answered_by", String(128)),
+    Column("answered_at", DateTime),
+    Column("old_score", Float),
+    Column("new_score", Float),
+)
+"""One row per regrade request: the student's question about one check or hand-graded answer, and the answer."""
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 """Upload states: waiting, being graded, graded, or the grader itself failed (does not count)."""
 
@@ -102,6 +122,6 @@ def prepare(url: str) -> None:
             config = Config()
             config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # features may add migrations side by side (several heads)
     finally:
         engine.dispose()

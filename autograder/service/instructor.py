@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from autograder.service import plots, queue
+from autograder.service import plots, queue, regrades, term
 from autograder.service.auth import User, check_csrf
 from autograder.service.context import Service
 from autograder.service.db import QUEUED, RUNNING
@@ -63,7 +63,8 @@ def overview(request: Request, name: str) -> Response:
         request, "overview.html", who, assignment=assignment, table=table, total=len(everything),
         waiting=sum(u.status in (QUEUED, RUNNING) for u in everything),
         mean=sum(u.score or 0 for u in graded) / len(graded) if graded else None,
-        histogram=plots.score_histogram(graded), rates=plots.pass_rates(graded), hours=plots.per_hour(everything))
+        histogram=plots.score_histogram(graded), rates=plots.pass_rates(graded), hours=plots.per_hour(everything),
+        open_regrades=regrades.open_count(service.engine, name), changed=term.changes_by_student(service, name))
 
 
 @router.get("/a/{name}/students/{student}")
@@ -71,7 +72,9 @@ def student_page(request: Request, name: str, student: str) -> Response:
     service, who = _service(request)
     assignment = service.assignment(name)
     return service.page(request, "instructor_student.html", who, assignment=assignment, student=student,
-                        history=queue.history(service.engine, name, student))
+                        history=queue.history(service.engine, name, student),
+                        **term.student_context(service, name, student), **regrades.student_context(service, name,
+                                                                                                  student))
 
 
 @router.get("/a/{name}/grades.csv")

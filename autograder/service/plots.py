@@ -7,11 +7,15 @@ import io
 import json
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from autograder.service.queue import Upload
+
+if TYPE_CHECKING:
+    from autograder.checking.integrity import Report
 
 _BLUE, _GREEN, _RED = "#1565c0", "#2e7d32", "#c62828"
 
@@ -80,3 +84,37 @@ def per_hour(all_uploads: Sequence[Upload]) -> str:
     ax.set_title("Uploads per hour (UTC)")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
+
+
+def regrade_counts(asked: Sequence[tuple[str, str, bool]]) -> str:
+    """How many regrade requests each check or answer drew (``asked``: notebook, grade_id, still open), most first."""
+    total: Counter[str] = Counter()
+    waiting: Counter[str] = Counter()
+    several = len({notebook for notebook, _g, _o in asked}) > 1
+    for notebook, grade_id, is_open in asked:
+        label = f"{notebook}/{grade_id}" if several else grade_id
+        total[label] += 1
+        waiting[label] += is_open
+    labels = sorted(total, key=lambda k: (-total[k], k))[:25]
+    figure = Figure(figsize=(6.4, 0.6 + 0.3 * max(len(labels), 2)))
+    ax = figure.subplots()
+    rows = range(len(labels))
+    ax.barh(rows, [total[k] - waiting[k] for k in labels], color=_GREEN, label="answered")
+    ax.barh(rows, [waiting[k] for k in labels], left=[total[k] - waiting[k] for k in labels], color=_RED,
+            label="open")
+    ax.set_yticks(rows, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("regrade requests")
+    ax.set_title(f"Regrade requests per check ({sum(total.values())} in all)")
+    if labels:
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def similarity_histogram(report: Report) -> str:
+    """The integrity report's code similarity of every pair (``checking.integrity.histogram``)."""
+    from autograder.checking.integrity import histogram
+
+    return _svg(histogram(report))

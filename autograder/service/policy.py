@@ -22,8 +22,11 @@ class Refusal:
     """Seconds until an upload would be accepted (None: never, e.g. after a hard deadline)."""
 
 
-def deadline_utc(policy: Policy) -> dt.datetime | None:
-    """The deadline as naive UTC (a deadline written without an offset is taken as UTC)."""
+def deadline_utc(policy: Policy, extended: dt.datetime | None = None) -> dt.datetime | None:
+    """The deadline as naive UTC (a deadline written without an offset is taken as UTC); ``extended``: the
+    student's own due date (an extension, naive UTC), which replaces it."""
+    if extended is not None:
+        return extended
     if policy.deadline is None:
         return None
     if policy.deadline.tzinfo is None:
@@ -41,9 +44,11 @@ def wait_text(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def refusal(policy: Policy, previous: Sequence[dt.datetime], now: dt.datetime) -> Refusal | None:
-    """Whether an upload at ``now`` breaks the rules, given the times of the student's counted uploads."""
-    deadline = deadline_utc(policy)
+def refusal(policy: Policy, previous: Sequence[dt.datetime], now: dt.datetime,
+            extended: dt.datetime | None = None) -> Refusal | None:
+    """Whether an upload at ``now`` breaks the rules, given the times of the student's counted uploads
+    (``extended``: the student's own due date, see ``deadline_utc``)."""
+    deadline = deadline_utc(policy, extended)
     if deadline is not None and now > deadline and not policy.accept_late:
         return Refusal(f"the deadline ({deadline:%Y-%m-%d %H:%M} UTC) has passed; uploads are closed", None)
     if previous and policy.cooldown_s:
@@ -61,9 +66,11 @@ def refusal(policy: Policy, previous: Sequence[dt.datetime], now: dt.datetime) -
     return None
 
 
-def penalty(policy: Policy, submitted: dt.datetime, raw_score: float, max_score: float) -> float:
-    """Points a submission loses for lateness: ``late_penalty`` of the points per started day, at most its score."""
-    deadline = deadline_utc(policy)
+def penalty(policy: Policy, submitted: dt.datetime, raw_score: float, max_score: float,
+            extended: dt.datetime | None = None) -> float:
+    """Points a submission loses for lateness: ``late_penalty`` of the points per started day, at most its score
+    (``extended``: the student's own due date, see ``deadline_utc``)."""
+    deadline = deadline_utc(policy, extended)
     if deadline is None or submitted <= deadline or not policy.late_penalty:
         return 0.0
     days = math.ceil((submitted - deadline) / DAY)

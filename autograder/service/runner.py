@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select, update
 
 from autograder.config import Assignment
-from autograder.gradebook import record, store
+from autograder.gradebook import extensions, record, store
 from autograder.grading.cluster import ClusterError
 from autograder.grading.executors import make_executor
 from autograder.grading.options import GradeOptions
@@ -71,6 +72,8 @@ class Runner:
         """Why grading last failed, until it runs again (shown on the instructor's pages)."""
         self.waiting: str | None = None
         """What grading waits for while the Dask cluster is away (shown on the instructor's pages)."""
+        self.recorded: Callable[[Gradebook, str, str], None] | None = None
+        """Called with (gradebook, assignment, student) after each counted grade is recorded (LTI passback)."""
         self._stubs: record.Stubs = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -183,7 +186,7 @@ class Runner:
 
     def _submit(self, executor: GradingExecutor, upload: queue.Upload) -> Future[SubmissionResult]:
         try:
-            return executor.submit(self.assignments[upload.assignment], self._submission(upload), self.options)
+            return executor.submit(self._assignment_for(upload), self._submission(upload), self.options)
         except Exception as exc:  # e.g. distributed's ClosedClientError: the scheduler went away just now
             if executor.lost(exc):
                 raise ClusterLost(LOST) from exc
@@ -201,6 +204,16 @@ class Runner:
             self._finish(gb, upload, future)
         if lost is not None:  # its message is the batch's ("run the same command again")
             raise ClusterLost(LOST) from lost
+
+    def _assignment_for(self, upload: queue.Upload) -> Assignment:
+        """The upload's assignment, its time limits stretched by the student's accommodation, if any."""
+        assignment = self.assignments[upload.assignment]
+        with self.engine.connect() as connection:
+            factor = extensions.read(connection, upload.assignment, upload.student).time_factor
+        if factor == 1.0:
+            return assignment
+        limits = extensions.scaled(assignment.config.limits, factor)
+        return assignment.model_copy(update={"config": assignment.config.model_copy(update={"limits": limits})})
 
     def _submission(self, upload: queue.Upload) -> Submission:
         folder = self.settings.state_dir / upload.folder
@@ -226,13 +239,15 @@ class Runner:
         result, hand = record.judge(gb, upload.assignment, result, self._stubs)
         page = record.Page(feedback_path(self.settings.state_dir, upload),
                            feedback_path(self.settings.state_dir, upload).with_suffix(""), record.UPLOAD)
-        record.draw(assignment, result, hand, page)
+        shown = record.overridden(gb, assignment, result)  # checks a person overrode count as they said
+        record.draw(assignment, result, hand, page, shown=shown)
         failed = bool(result.reason and result.reason.startswith(INTERNAL))
         policy = assignment.config.policy
         # as nbgrader's lateness in store.record: a share of every point, hand-graded ones too
-        lost = rules.penalty(policy, upload.created_at, result.score + sum(i.score for i in hand),
-                             result.max_score + sum(a.points for a in result.answers))
-        final = round(max(0.0, result.score - lost), 6)
+        lost = rules.penalty(policy, upload.created_at, shown.score + sum(i.score for i in hand),
+                             result.max_score + sum(a.points for a in result.answers),
+                             extensions.read(gb.db, upload.assignment, upload.student).until)
+        final = round(max(0.0, shown.score - lost), 6)
         db = gb.db
         current = db.execute(select(uploads.c.id, uploads.c.score).where(
             uploads.c.assignment == upload.assignment, uploads.c.student == upload.student,
@@ -252,3 +267,5 @@ class Runner:
         course = record.course_page(assignment.root / "feedback" / upload.assignment, upload.student)
         record.record(gb, assignment, result, hand, pages=[course], drawn=[page],
                       timestamp=upload.created_at)  # lateness: the upload's time
+        if self.recorded is not None:
+            self.recorded(gb, upload.assignment, upload.student)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.datasets import kept_secret, private_folder
 
 SECRET_FILE = "secret.key"
 """File in the state folder holding the service's random key (hex)."""
@@ -43,6 +44,8 @@ class ServiceSettings:
     """Requests one signed-in person may make per minute (status polling included)."""
     grade: bool = True
     """Run the grader in this process (tests of the pages alone turn it off)."""
+    lti_config: Path | None = None
+    """LTI 1.3 settings (TOML or JSON; see the README); None: ``lti.toml`` in the state folder, if there."""
 
 
 def state_folder(root: Path) -> Path:
@@ -52,26 +55,12 @@ def state_folder(root: Path) -> Path:
 
 def ensure_state(state_dir: Path) -> None:
     """Create the state folder, ignored by git whatever the course's own .gitignore says."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    ignore = state_dir / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# uploads, feedback and the secret key: never commit\n*\n", encoding="utf-8")
+    private_folder(state_dir)
 
 
 def secret_key(state_dir: Path) -> bytes:
     """The service's random key, made on first use (readable by this user only)."""
-    ensure_state(state_dir)
-    path = state_dir / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-            handle.flush()
-            os.fsync(handle.fileno())
-    return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+    return bytes.fromhex(kept_secret(state_dir, SECRET_FILE))
 
 
 def make_settings(root: Path | None = None, *, db_url: str | None = None, state_dir: Path | None = None,

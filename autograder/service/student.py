@@ -15,8 +15,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from autograder.config import Assignment
 from autograder.service import policy as rules
-from autograder.service import queue, uploads
-from autograder.service.auth import User, check_csrf, may_see
+from autograder.service import queue, regrades, term, uploads
+from autograder.service.auth import User, check_csrf, csrf_token, may_see
 from autograder.service.context import Service
 from autograder.service.db import DONE, FAILED, utcnow
 from autograder.service.runner import feedback_path
@@ -39,8 +39,10 @@ def home(request: Request) -> Response:
     for name, assignment in service.assignments.items():
         mine = queue.history(service.engine, name, who.name)
         best = next((u for u in mine if u.counted), None)
+        until = term.extension_of(service, name, who.name).until
         rows.append({"name": name, "title": assignment.config.title, "policy": assignment.config.policy,
-                     "deadline": rules.deadline_utc(assignment.config.policy), "uploads": len(mine), "counted": best})
+                     "deadline": rules.deadline_utc(assignment.config.policy, until), "uploads": len(mine),
+                     "counted": best})
     return service.page(request, "home.html", who, assignments=rows)
 
 
@@ -75,10 +77,11 @@ def _assignment_page(service: Service, request: Request, who: User, assignment: 
                      status: int = 200, error: str | None = None) -> Response:
     policy = assignment.config.policy
     times = queue.upload_times(service.engine, assignment.name, who.name)
-    refused = rules.refusal(policy, times, utcnow())
+    extension = term.extension_of(service, assignment.name, who.name)
+    refused = rules.refusal(policy, times, utcnow(), extension.until)
     return service.page(request, "assignment.html", who, status, assignment=assignment, policy=policy,
-                        deadline=rules.deadline_utc(policy), history=queue.history(service.engine, assignment.name,
-                                                                                   who.name),
+                        deadline=rules.deadline_utc(policy, extension.until), extension=extension,
+                        history=queue.history(service.engine, assignment.name, who.name),
                         refused=refused, error=error, wait_text=rules.wait_text)
 
 
@@ -102,7 +105,8 @@ class Refused(Exception):
 def accept(service: Service, student: str, assignment: Assignment, files: dict[str, tuple[str, Any]]) -> int:
     """Check, store (flushed to disk) and queue one upload; returns its id. Raises UploadError or Refused."""
     policy = assignment.config.policy
-    refusal = rules.refusal(policy, queue.upload_times(service.engine, assignment.name, student), utcnow())
+    until = term.extension_of(service, assignment.name, student).until
+    refusal = rules.refusal(policy, queue.upload_times(service.engine, assignment.name, student), utcnow(), until)
     if refusal:
         raise Refused(refusal)
     staged = uploads.staging_folder(service.settings.state_dir)
@@ -110,7 +114,7 @@ def accept(service: Service, student: str, assignment: Assignment, files: dict[s
         size = uploads.unpack(files, assignment, staged, limit=service.settings.max_upload_mb * 1_000_000)
         with service.lock:  # two uploads at once from one student must not both pass the cooldown
             now = utcnow()
-            refusal = rules.refusal(policy, queue.upload_times(service.engine, assignment.name, student), now)
+            refusal = rules.refusal(policy, queue.upload_times(service.engine, assignment.name, student), now, until)
             if refusal:
                 raise Refused(refusal)
             folder = uploads.keep(staged, service.settings.state_dir, assignment.name, student)
@@ -200,7 +204,9 @@ def feedback_page(request: Request, upload_id: int) -> Response:
     bar = (f'<nav style="font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto 0;padding:0 1rem">'
            f'<a href="{back}">&larr; back to {found.assignment}</a> · upload #{found.id}'
            f'{f" · late: {found.penalty:g} points off" if found.penalty else ""}</nav>')
-    return HTMLResponse(path.read_text(encoding="utf-8").replace("<body>", "<body>" + bar, 1))
+    page = path.read_text(encoding="utf-8").replace("<body>", "<body>" + bar, 1)
+    section = regrades.panel(service, who, found, csrf_token(request))
+    return HTMLResponse(page.replace("</body>", section + "</body>", 1))
 
 
 @router.get("/uploads/{upload_id}/files")

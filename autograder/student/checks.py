@@ -11,11 +11,13 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from autograder.channel import wire
 from autograder.channel.calls import CallReport, watched_call
 from autograder.channel.errors import StudentCodeError, describe, rebuild, student_message
+from autograder.channel.promises import FILE, NO_PROMISES, CallPromises, enforce, load_calls
 
 
 def _is_data(value: Any) -> bool:
@@ -64,7 +66,7 @@ def _report(func: Callable[..., Any], what: str, args: Sequence[Any], kwargs: Ma
     args_in = tuple(_as_sent([_unwrap(a) for a in args]))
     kwargs_in = _as_sent({k: _unwrap(v) for k, v in kwargs.items()})
     report: CallReport = _as_graded(lambda: watched_call(func, args_in, kwargs_in), what)
-    return CallReport(_wrap(report.value), report.warnings, report.changed)
+    return CallReport(_wrap(report.value), report.warnings, report.changed, report.changes, report.global_random)
 
 
 class LocalHandle:
@@ -97,10 +99,18 @@ class LocalHandle:
 
 
 class LocalStudent:
-    """The ``student`` fixture for public checks run in the notebook itself."""
+    """The ``student`` fixture for public checks run in the notebook itself.
 
-    def __init__(self, namespace: Mapping[str, Any]) -> None:
-        self._ns = namespace
+    Plain calls keep the promises of ``calls``, as the grader's ``student`` does.
+    """
+
+    def __init__(self, namespace: Mapping[str, Any], *, calls: CallPromises = NO_PROMISES,
+                 allowed: frozenset[str] = frozenset()) -> None:
+        self._ns, self._calls, self._allowed = namespace, calls, allowed
+
+    def allowing(self, *promises: str) -> LocalStudent:
+        """The same student, whose plain calls are not held to ``promises`` (a test's opt-out)."""
+        return LocalStudent(self._ns, calls=self._calls, allowed=self._allowed | set(promises))
 
     def value(self, name: str) -> Any:
         """The student's global ``name`` as data (or a handle)."""
@@ -129,7 +139,14 @@ class LocalStudent:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args, **kwargs: self.call_report(name, *args, **kwargs).value
+        keeps = self._calls.of(name) - self._allowed
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            report = self.call_report(name, *args, **kwargs)
+            enforce(name, keeps, args, kwargs, report)
+            return report.value
+
+        return call
 
 
 def _namespace() -> Mapping[str, Any]:
@@ -144,12 +161,20 @@ def _namespace() -> Mapping[str, Any]:
     return sys._getframe(2).f_globals
 
 
+def _local_calls() -> CallPromises:
+    """The call promises of the promise table beside the notebook, when it came with the release."""
+    try:
+        return load_calls(Path.cwd()) if (Path.cwd() / FILE).is_file() else CallPromises()
+    except (OSError, ValueError):
+        return NO_PROMISES
+
+
 def check(*tests: Callable[[Any], object]) -> None:
     """Run public test functions against this notebook and print one line per test.
 
     Never raises, so "Run All" goes on.
     """
-    student = LocalStudent(_namespace())
+    student = LocalStudent(_namespace(), calls=_local_calls())
     verdicts = [_run_one(test, student) for test in tests]
     counted = [v for v in verdicts if v is not None]
     skipped = f", {len(verdicts) - len(counted)} skipped" if len(counted) < len(verdicts) else ""

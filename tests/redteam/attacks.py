@@ -279,7 +279,7 @@ for pattern in ["/tmp/grade-*", "/tmp/autograder-*", "/home/*/"] + __HOST_GLOBS_
     for path in glob.glob(pattern):
         if path.rstrip("/") not in ("/home/student", "/submission"):
             found("sees " + path)
-extra = set(os.listdir("/submission")) - {"__NOTEBOOK__", ".autograder-cells.json"}
+extra = set(os.listdir("/submission")) - {"__NOTEBOOK__", ".autograder-cells.json", *__RELEASED__}
 if extra:
     found("more in /submission", sorted(extra))
 for pid in filter(str.isdigit, os.listdir("/proc")):

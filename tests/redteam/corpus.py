@@ -237,6 +237,7 @@ def probe_source(body: str, host: Host, assignment: Assignment) -> str:
         "__ABSTRACT_SOCKET__": json.dumps(host.abstract_socket), "__CANARY__": json.dumps(host.canary),
         "__ALLOWED_ENV__": json.dumps(sorted(host.allowed_env)), "__HIDDEN_NAMES_REVERSED__": json.dumps(hidden),
         "__NOTEBOOK__": assignment.config.notebook,
+        "__RELEASED__": json.dumps(sorted({Path(f).parts[0] for f in assignment.config.files})),
     }
     for key, value in fills.items():
         body = body.replace(key, value)

@@ -1,0 +1,147 @@
+"""A term on the service: extensions on the instructor's page, regrade requests and their answers, the change log.
+
+Driven through the app over HTTP (status codes, pages, the CSV export), on SQLite and PostgreSQL, with uploads
+graded for real in the sandbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.gradebook import store
+from autograder.service.app import create_app
+from autograder.service.roster import import_roster
+from tests.service_helpers import (
+    DATABASES,
+    INSTRUCTOR,
+    NAME,
+    TestClient,
+    database_url,
+    make_course,
+    notebook_bytes,
+    postgres,  # noqa: F401  (the session's PostgreSQL server)
+    settings_for,
+    sign_in,
+    token_for,
+    upload,
+    wait_done,
+    write_roster,
+)
+
+pytestmark = pytest.mark.container
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, tmp_path)
+
+
+def _course(tmp_path: Path) -> Path:
+    """Due 30 hours ago (a solution uploaded now is two started days late: 20 % of 23 points off)."""
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return make_course(tmp_path / "course", f"\n[policy]\ndeadline = {due}\nlate_penalty = 0.1\n"
+                                            "regrade_requests = 2\n")
+
+
+def _score(client: TestClient, upload_id: int) -> float:
+    return float(client.get(f"/uploads/{upload_id}/status").json()["score"])
+
+
+def _penalty(db_url: str) -> float | None:
+    with store.open_gradebook(db_url) as gb:
+        return gb.find_submission_notebook(NAME, NAME, "ann").late_submission_penalty  # type: ignore[no-any-return]
+
+
+def _export(client: TestClient, path: str) -> list[dict[str, str]]:
+    answer = client.get(path)
+    assert answer.status_code == 200, answer.text[-300:]
+    return list(csv.DictReader(io.StringIO(answer.text)))
+
+
+def test_an_extension_on_the_instructors_page_restates_the_penalty_and_shows_to_the_student(
+        tmp_path: Path, db_url: str, sandbox_name: str) -> None:
+    course = _course(tmp_path)
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["ann", "ben"]), settings)
+    pages_only = settings_for(course, db_url, grade=False)  # one runner grades; the other app serves pages
+    with TestClient(create_app(settings)) as ann, TestClient(create_app(pages_only)) as teacher:
+        csrf = sign_in(ann, token_for(settings, "ann"))
+        uploaded = upload(ann, csrf, notebook_bytes(course))
+        assert wait_done(ann, uploaded)["status"] == "done"
+        assert _score(ann, uploaded) == pytest.approx(20 - 4.6) and _penalty(db_url) == pytest.approx(4.6)
+
+        target = f"/instructor/a/{NAME}/students/ann/extend"
+        assert ann.post(target, data={"csrf": csrf, "days": "3"}).status_code == 403  # not the instructor
+        staff = sign_in(teacher, INSTRUCTOR)
+        assert teacher.post(target, data={"days": "3"}).status_code == 403  # no CSRF token
+        assert teacher.post(target, data={"csrf": staff, "days": "x"}).status_code == 400
+        assert teacher.post(target, data={"csrf": staff, "why": "no date"}).status_code == 400
+        answer = teacher.post(target, data={"csrf": staff, "days": "3", "time_factor": "1.5", "why": "flu"},
+                              follow_redirects=False)
+        assert answer.status_code == 303, answer.text[-300:]
+
+        assert _score(ann, uploaded) == pytest.approx(20) and _penalty(db_url) is None  # one step: both restated
+        page = ann.get(f"/a/{NAME}").text
+        assert "your extension" in page and "1.5×" in page
+        assert "your extension" not in teacher.get(f"/instructor/a/{NAME}/students/ben").text
+        student_page = teacher.get(f"/instructor/a/{NAME}/students/ann").text
+        row = re.search(r"<tr><td[^>]*>[^<]+</td><td>instructor</td><td>extension</td>.*?</tr>", student_page, re.S)
+        assert row and "×1.5 time" in row.group(0) and "flu" in row.group(0), student_page[-2500:]
+        assert "1 change" in teacher.get(f"/instructor/a/{NAME}").text
+
+
+def test_a_regrade_request_is_answered_logged_and_shown_to_the_student(
+        tmp_path: Path, db_url: str, sandbox_name: str) -> None:
+    course = _course(tmp_path)
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["ann", "ben"]), settings)
+    pages_only = settings_for(course, db_url, grade=False)  # one runner grades; the others serve pages
+    with TestClient(create_app(settings)) as ann, TestClient(create_app(pages_only)) as ben, \
+            TestClient(create_app(pages_only)) as teacher:
+        csrf = sign_in(ann, token_for(settings, "ann"))
+        uploaded = upload(ann, csrf, notebook_bytes(course))
+        assert wait_done(ann, uploaded)["status"] == "done"
+        feedback = ann.get(f"/uploads/{uploaded}/feedback").text
+        assert "Ask for a regrade" in feedback and "2 of 2 requests left" in feedback
+        ask = f"/uploads/{uploaded}/regrade"
+        check = {"csrf": csrf, "cell": f"check:{NAME}:test-train", "message": "My loss does go down."}
+        assert ann.post(ask, data={**check, "csrf": "forged"}).status_code == 403
+        assert ann.post(ask, data={**check, "cell": "check:x:y"}).status_code == 400
+        assert ann.post(ask, data={**check, "message": " "}).status_code == 400
+        assert ben.post(ask, data={**check, "csrf": sign_in(ben, token_for(settings, "ben"))}).status_code == 404
+        assert ann.post(ask, data=check, follow_redirects=False).status_code == 303
+        assert ann.post(ask, data=check).status_code == 409  # one open request per cell
+        hand = {**check, "cell": f"hand:{NAME}:answer-vanishing", "message": "I did answer this."}
+        assert ann.post(ask, data=hand, follow_redirects=False).status_code == 303
+        assert ann.post(ask, data={**check, "cell": f"check:{NAME}:test-loss"}).status_code == 429  # the limit
+
+        staff = sign_in(teacher, INSTRUCTOR)
+        listed = teacher.get(f"/instructor/a/{NAME}/regrades").text
+        assert "My loss does go down." in listed and "<svg" in listed and "2 in all" in listed
+        first, second = (int(n) for n in re.findall(r'action="/instructor/regrades/(\d+)"', listed))
+        assert ann.post(f"/instructor/regrades/{first}", data={"csrf": csrf}).status_code == 403
+        assert teacher.post(f"/instructor/regrades/{first}", data={"csrf": staff, "decision": "change",
+                                                                   "answer": "no score"}).status_code == 400
+        for number, decision, score, text in ((first, "change", "1", "Only half the curve decreases."),
+                                              (second, "change", "2.5", "Right idea, say why.")):
+            done = teacher.post(f"/instructor/regrades/{number}", data={
+                "csrf": staff, "decision": decision, "score": score, "answer": text}, follow_redirects=False)
+            assert done.status_code == 303, done.text[-300:]
+        assert teacher.post(f"/instructor/regrades/{first}", data={"csrf": staff, "answer": "again"}).status_code == 404
+
+        page = ann.get(f"/uploads/{uploaded}/feedback").text
+        assert "Only half the curve decreases." in page and "answered: 2 → 1 points" in page
+        assert "Right idea, say why." in page and "2.5 / 3" in page
+        assert _score(ann, uploaded) == pytest.approx(19 - 4.6)  # the override counts, the penalty stays
+        changes = _export(teacher, f"/instructor/a/{NAME}/changes.csv")
+        assert [(c["student_id"], c["kind"], c["grade_id"], c["old"], c["new"], c["by"]) for c in changes] == [
+            ("ann", "override", "test-train", "2", "1", "instructor"),
+            ("ann", "hand grade", "answer-vanishing", "", "2.5", "instructor")]
+        assert all(c["why"].startswith("regrade request #") for c in changes)
+        assert "answer-vanishing" in teacher.get(f"/instructor/a/{NAME}/students/ann").text
