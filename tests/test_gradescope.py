@@ -80,7 +80,8 @@ def _run(root: Path, *, host_like: bool, extra: Sequence[str] = ()) -> tuple[dic
     # else a bare namespace with no cgroups or capabilities, where runc cannot start.
     host = (["--dev-bind", "/dev", "/dev", "--bind", "/sys", "/sys", "--bind", "/run", "/run", "--bind", "/tmp",
              "/tmp", "--cap-add", "ALL"] if host_like else ["--dev", "/dev", "--tmpfs", "/tmp"])
-    command = [BWRAP, *system, *host, *extra, "--bind", str(root), "/autograder", "--chdir", "/autograder",
+    # the host's mounts first: a checkout or a venv under /tmp must stay visible over the bare case's tmpfs
+    command = [BWRAP, *host, *system, *extra, "--bind", str(root), "/autograder", "--chdir", "/autograder",
                "--setenv", "AUTOGRADER_PYTHON", sys.executable, "--unsetenv", "AUTOGRADER_GRADESCOPE_ROOT",
                "/autograder/run_autograder"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -15,6 +15,8 @@ from autograder.results import SubmissionResult
 from tests.conftest import ROOT
 
 NUMPY = ("backpropagation_simulation", "activation_functions_analysis")
+KERAS = ("cat_and_dog_classifier",)
+"""Assignments whose functions build Keras models: a promise table, but no call promises."""
 
 
 def _cells(name: str) -> list:  # type: ignore[type-arg]
@@ -27,6 +29,14 @@ def test_every_promise_of_the_course_is_enforced_by_a_check_that_exists(name: st
     assert loaded is not None and loaded.promises and loaded.free
     assert {pid: issues for pid, issues in table.problems(loaded, _cells(name)).items() if issues} == {}
     assert loaded.calls.of("softmax") >= {"no-mutation", "no-warning"}
+
+
+@pytest.mark.parametrize("name", KERAS)
+def test_every_promise_of_a_keras_assignment_is_enforced_by_a_check_that_exists(name: str) -> None:
+    loaded = table.load_table(load_assignment(name, ROOT).source_dir)
+    assert loaded is not None and loaded.promises and loaded.free
+    assert {pid: issues for pid, issues in table.problems(loaded, _cells(name)).items() if issues} == {}
+    assert not loaded.calls.functions and not any(p.calls for p in loaded.promises)
 
 
 def _table(tmp_path: Path, text: str) -> table.PromiseTable | None:
