@@ -239,7 +239,8 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
     free = assignment.config.free_points
     findings.append(Finding(name, "stub", stub.score <= free, f"{stub.score:g} points (allowed: {free:g})" + (
         "" if stub.score <= free else "; a test passes on the blank stub: make it check real values")))
-    findings += _mutation_findings(name, cells, by_id, kinds, assignment.config.mutation_exempt)
+    findings += _mutation_findings(name, cells, by_id, kinds, assignment.config.mutation_exempt,
+                                   goal=assignment.config.mutation_goal)
     judged = [corpus.judge(name, mistake, by_id[f"mistake-{number:02d}"])
               for number, mistake in enumerate(corpus.load_mistakes(assignment.source_dir))]
     (outcomes if outcomes is not None else []).extend(judged)
@@ -249,7 +250,7 @@ def validate_one(assignment: Assignment, options: GradeOptions, *, mutation_limi
 
 
 def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, SubmissionResult],
-                       kinds: dict[str, str], exempt: dict[str, str]) -> list[Finding]:
+                       kinds: dict[str, str], exempt: dict[str, str], *, goal: float = 0.9) -> list[Finding]:
     killed: dict[str, list[str]] = {f"{c.grade_id}::{t}": [] for c in cells for t in c.hidden_tests}
     for student, kind in kinds.items():
         for failure in _failures(by_id[student]):
@@ -260,7 +261,7 @@ def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, Submi
     explained = {key: exempt.get(key) or exempt.get(key.split("::")[0]) for key in weak}
     weak = [key for key in weak if not explained[key]]
     detail = f"{len(killed) - len(weak)}/{len(killed)} hidden tests fail under at least one of {len(kinds)} mutants"
-    findings = [Finding(name, "mutation", not weak, detail), score_finding(name, by_id, kinds)]
+    findings = [Finding(name, "mutation", not weak, detail), score_finding(name, by_id, kinds, goal=goal)]
     findings += [Finding(name, "mutation", True, f"exempt {key}: {why}") for key, why in explained.items() if why]
     findings += [Finding(name, "mutation", False, f"weak hidden test {key}: no mutation of the solution makes it "
                          "fail; make it check values that a wrong solution would get wrong") for key in weak]
@@ -268,19 +269,20 @@ def _mutation_findings(name: str, cells: list[GradeCell], by_id: dict[str, Submi
 
 
 MUTATION_GOAL = 0.9
-"""Share of the solution's mutants that must lose points."""
+"""Share of the solution's mutants that must lose points (an assignment's ``mutation_goal`` may say otherwise)."""
 
 
-def score_finding(name: str, by_id: dict[str, SubmissionResult], kinds: dict[str, str]) -> Finding:
+def score_finding(name: str, by_id: dict[str, SubmissionResult], kinds: dict[str, str], *,
+                  goal: float = MUTATION_GOAL) -> Finding:
     """The mutation score: the share of mutants of the solution's functions that lose points."""
     survivors = [kind for student, kind in kinds.items() if by_id[student].score >= by_id[student].max_score]
     killed = len(kinds) - len(survivors)
     score = killed / len(kinds) if kinds else 1.0
     detail = (f"mutation score {killed}/{len(kinds)} = {score:.0%} of the solution's mutants lose points "
-              f"(goal >= {MUTATION_GOAL:.0%})")
+              f"(goal >= {goal:.0%})")
     if survivors:
         detail += "; surviving: " + "; ".join(survivors[:8])
-    return Finding(name, "mutation", score >= MUTATION_GOAL, detail)
+    return Finding(name, "mutation", score >= goal, detail)
 
 
 def promise_findings(assignment: Assignment, cells: list[GradeCell]) -> list[Finding]:

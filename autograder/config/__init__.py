@@ -55,6 +55,8 @@ class AssignmentConfig(BaseModel):
         description="Hidden tests that mutating solution code cannot reach (they judge submitted files), "
         "as 'grade_id' or 'grade_id::test' -> the reason and where they are tested instead.",
     )
+    mutation_goal: float = Field(0.9, ge=0.0, le=1.0, description="Share of the solution's mutants that must "
+                                 "lose points for `autograder validate` to pass (the mutation score).")
     model: dict[str, object] = Field(default_factory=dict, description="Assignment-specific extras.")
     otter: str | None = Field(None, description="otter-grader's autograder zip (in source/<name>/) whose tests "
                               "grade this assignment; the notebook need not be in source/ then.")
