@@ -61,3 +61,13 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh gradebook URL on each database the service supports: SQLite, and the session's PostgreSQL
+    server (a module using it imports ``postgres`` from tests.service_helpers)."""
+    from tests.service_helpers import DATABASES, database_url
+
+    assert request.param in DATABASES
+    return database_url(request, tmp_path)

@@ -213,7 +213,7 @@ def sqlite_gradebook(folder: Path) -> str:
 
 
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh gradebook URL on the database ``request.param`` names."""
+    """A fresh gradebook URL on the database ``request.param`` names (the ``db_url`` fixture in conftest)."""
     if request.param == "sqlite":
         return sqlite_gradebook(tmp_path)
     server: Postgres = request.getfixturevalue("postgres")

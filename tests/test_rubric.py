@@ -8,29 +8,21 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from autograder.cli import main
 from autograder.service.app import create_app
 from tests.handgrade_helpers import ANSWER, record_answers
 from tests.service_helpers import (
-    DATABASES,
     INSTRUCTOR,
     NAME,
     TestClient,
-    database_url,
     make_course,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
     settings_for,
     sign_in,
     sqlite_gradebook,
 )
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 def _scores(client: TestClient) -> dict[str, float]:

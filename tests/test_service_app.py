@@ -18,12 +18,10 @@ from autograder.service.db import engine_for, prepare
 from autograder.service.roster import import_roster, revoke
 from autograder.service.settings import ServiceSettings, secret_key
 from tests.service_helpers import (
-    DATABASES,
     INSTRUCTOR,
     NAME,
     TestClient,
     csrf_of,
-    database_url,
     make_course,
     notebook_bytes,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
@@ -33,11 +31,6 @@ from tests.service_helpers import (
     upload,
     write_roster,
 )
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ from sqlalchemy import create_engine, select
 from autograder.service.db import uploads
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
-    DATABASES,
     NAME,
-    database_url,
     free_port,
     make_course,
     notebook_bytes,
@@ -29,11 +27,6 @@ from tests.service_helpers import (
 
 pytestmark = pytest.mark.container
 STUDENTS = [f"s{i}" for i in range(6)]
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 def _uploads_by_id(url: str) -> dict[int, tuple[str, int, float | None]]:

@@ -15,11 +15,9 @@ from autograder.service.app import create_app
 from autograder.service.db import engine_for, uploads
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
-    DATABASES,
     INSTRUCTOR,
     NAME,
     TestClient,
-    database_url,
     make_course,
     notebook_bytes,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
@@ -35,11 +33,6 @@ from tests.service_helpers import (
 )
 
 pytestmark = pytest.mark.container
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 def test_graded_best_counts_late_penalty_daily_limit_and_regrade(tmp_path: Path, db_url: str,

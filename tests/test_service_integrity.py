@@ -5,19 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from autograder.authoring.assign import solution_notebook
 from autograder.config import load_assignment
 from autograder.service.app import create_app
 from autograder.service.roster import import_roster
 from tests.integrity_corpus import class_of, counted_uploads
 from tests.service_helpers import (
-    DATABASES,
     INSTRUCTOR,
     NAME,
     TestClient,
-    database_url,
     make_course,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
     settings_for,
@@ -25,11 +21,6 @@ from tests.service_helpers import (
     token_for,
     write_roster,
 )
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 def test_the_integrity_page_ranks_the_copies_and_shows_their_code_side_by_side(tmp_path: Path, db_url: str) -> None:

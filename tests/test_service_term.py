@@ -18,11 +18,9 @@ from autograder.gradebook import store
 from autograder.service.app import create_app
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
-    DATABASES,
     INSTRUCTOR,
     NAME,
     TestClient,
-    database_url,
     make_course,
     notebook_bytes,
     postgres,  # noqa: F401  (the session's PostgreSQL server)
@@ -35,11 +33,6 @@ from tests.service_helpers import (
 )
 
 pytestmark = pytest.mark.container
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 def _course(tmp_path: Path) -> Path:
