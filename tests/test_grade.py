@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from autograder.authoring.assign import release_notebook, solution_notebook
 from autograder.checking.examples import MONKEYPATCH
+from autograder.cli import main
 from autograder.config import load_assignment
 from autograder.grading.batch import grade
 from autograder.grading.options import GradeOptions
@@ -107,6 +109,22 @@ def test_a_notebook_that_never_gets_ready_scores_zero_with_reason(tiny: Path, sa
     assert result.reason and reason in result.reason
     assert all(not c.passed and reason in c.message for cell in result.cells for c in cell.checks)
     assert _scores(batch)["honest"] == 4.0  # the batch went on
+
+
+def test_a_students_time_factor_stretches_the_batchs_time_limits(tiny: Path, sandbox_name: str) -> None:
+    toml = tiny / "source" / "tiny" / "assignment.toml"
+    toml.write_text(toml.read_text().replace("notebook_timeout_s = 15", "notebook_timeout_s = 3"))
+    subs = tiny / "subs"
+    for student in ("carol", "dan"):  # the full solution, then 5 s of work: past 3 s, within 3 x 4 s
+        factories.submission(subs, student, _variant(tiny, extra="import time\ntime.sleep(5)"))
+    runner = CliRunner()
+    extended = runner.invoke(main, ["extend", "tiny", "carol", "--time-factor", "4", "--course", str(tiny)])
+    assert extended.exit_code == 0, extended.output
+    graded = runner.invoke(main, ["grade", "tiny", str(subs), "--course", str(tiny), "--sandbox", sandbox_name])
+    assert graded.exit_code == 0, graded.output
+    lines = {line.split(":")[0].strip(): line for line in graded.output.splitlines() if line.startswith("  ")}
+    assert lines["carol"].split()[1] == "4/4", graded.output
+    assert lines["dan"].split()[1] == "0/4" and "did not finish within 3 s" in lines["dan"], graded.output
 
 
 def test_sys_exit_in_a_cell_stops_that_cell_only(tiny: Path, sandbox_name: str) -> None:

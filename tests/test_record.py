@@ -1,16 +1,20 @@
 """The one recording path: every way a grade enters (batch, upload, CLI hand grade, service hand grade)
-updates every page that shows it."""
+updates every page that shows it, and a hand grade commits with its change log row or not at all."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from autograder.cli import main
 from autograder.config import load_assignment
-from autograder.gradebook import record, store
+from autograder.gradebook import changes, record, store
 from autograder.grading.batch import grade
 from autograder.grading.options import GradeOptions
 from autograder.service.app import create_app
@@ -29,6 +33,9 @@ from tests.service_helpers import (
     wait_done,
     write_roster,
 )
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
 
 pytestmark = pytest.mark.container
 
@@ -87,6 +94,102 @@ def test_a_batch_registers_its_page_and_a_hand_grade_redraws_it(tmp_path: Path, 
     grade(NAME, submissions, root=course, db_url=url, feedback_dir=out,
           options=GradeOptions(sandbox=sandbox_name, jobs=1, force=True))  # a regrade keeps the hand grade shown
     assert _shows(out / "gus.html", "Half of it.")
+
+
+def _home_score(client: TestClient) -> str:
+    """The score of the upload that counts, as the student's home page shows it ('19 / 20')."""
+    page = client.get("/").text
+    found = re.search(r"<b>([\d.]+)</b> / ([\d.]+)", page)
+    assert found, page[-1500:]
+    return f"{found.group(1)} / {found.group(2)}"
+
+
+def test_a_hand_grade_on_the_page_or_the_cli_restates_the_score_on_the_students_home_page(
+        tmp_path: Path, sandbox_name: str) -> None:
+    course = make_course(tmp_path / "course")
+    settings = settings_for(course, sqlite_gradebook(tmp_path), sandbox=sandbox_name)
+    import_roster(write_roster(course, ["gil"]), settings)
+    pages_only = settings_for(course, settings.db_url, grade=False)  # one runner grades; the other serves pages
+    with TestClient(create_app(settings)) as gil, TestClient(create_app(pages_only)) as teacher:
+        uploaded = upload(gil, sign_in(gil, token_for(settings, "gil")), notebook_bytes(course))
+        assert wait_done(gil, uploaded)["status"] == "done"
+        assert _home_score(gil) == "20 / 20"
+
+        form = {"student": "gil", "notebook": NAME, "grade_id": "test-train", "score": "1",
+                "comment": "Only half the curve decreases.", "csrf": sign_in(teacher, INSTRUCTOR)}
+        assert teacher.post(f"/instructor/a/{NAME}/manual", data=form, follow_redirects=False).status_code == 303
+        assert _home_score(gil) == "19 / 20"  # the override on the hand-grading page counts, as a regrade's does
+        assert gil.get(f"/uploads/{uploaded}/status").json()["score"] == 19
+
+        cli = CliRunner().invoke(main, ["handgrade", "set", NAME, "gil", NAME, "test-loss", "1", "--course",
+                                        str(course), "--db", settings.db_url])
+        assert cli.exit_code == 0, cli.output
+        assert _home_score(gil) == "18 / 20"
+
+
+def _graded_by_hand(tmp_path: Path, student: str) -> tuple[str, record.Page]:
+    """A gradebook holding ``student``'s recorded submission (full marks on the checks, the written answer awaiting
+    a grade), the course page drawn; its URL and the page."""
+    from autograder.results import CellScore, HandGraded, SubmissionResult
+
+    course = make_course(tmp_path / "course")
+    url = sqlite_gradebook(tmp_path)
+    assignment = load_assignment(NAME, course)
+    cells = tuple(CellScore(g, p, p, ()) for g, p in (("test-activations", 4.0), ("test-init", 2.0),
+                                                      ("test-forward", 3.0), ("test-loss", 2.0),
+                                                      ("test-backward", 5.0), ("test-update", 2.0),
+                                                      ("test-train", 2.0)))
+    answer = HandGraded(NAME, ANSWER, "markdown", 3.0, "Gradients shrink through saturated units.", False)
+    result = SubmissionResult(student, 20.0, 20.0, cells, None, answers=(answer,))
+    page = record.course_page(course / "feedback" / NAME, student)
+    with store.open_gradebook(url) as gb:
+        stubs = record.sync(gb, {NAME: assignment})
+        result, hand = record.judge(gb, NAME, result, stubs)
+        record.record(gb, assignment, result, hand, pages=[page])
+    return url, page
+
+
+def _on_disk(url: str, student: str) -> tuple[float | None, list[tuple[str, str, str]]]:
+    """The written answer's hand grade and the change log, as a fresh connection reads them from the file."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        score = db.execute("SELECT g.manual_score FROM grade g JOIN base_cell c ON g.cell_id = c.id "
+                           "WHERE c.name = ?", (ANSWER,)).fetchone()[0]
+        logged = db.execute("SELECT kind, old, new FROM autograder_change WHERE student = ?", (student,)).fetchall() \
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'autograder_change'").fetchone() else []
+    return score, [tuple(row) for row in logged]
+
+
+def test_a_hand_grade_commits_with_its_change_log_row_or_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, page = _graded_by_hand(tmp_path, "hal")
+    assignment = load_assignment(NAME, tmp_path / "course")
+    arguments = ["handgrade", "set", NAME, "hal", NAME, ANSWER, "2", "--comment", "Name the gradient.", "--course",
+                 str(tmp_path / "course"), "--db", url]
+
+    def full_disk(gb: Gradebook, change: changes.Change) -> None:
+        raise OSError("disk full while logging the change")
+
+    with monkeypatch.context() as patched:  # the log's write fails: the grade must not stay without its log row
+        patched.setattr(changes, "log", full_disk)
+        failed = CliRunner().invoke(main, arguments)
+    assert failed.exit_code != 0 and isinstance(failed.exception, OSError)
+    assert _on_disk(url, "hal") == (None, [])
+    assert _shows(page.html, "awaiting a grade") and not _shows(page.html, "Name the gradient.")
+
+    def also(gb: Gradebook) -> None:  # what a caller keeps beside the grade (the service: its upload rows)
+        gb.db.execute(text("UPDATE autograder_page SET kept = kept || '-touched'"))
+        raise OSError("the caller's write failed")
+
+    with pytest.raises(OSError, match="the caller's write failed"):
+        record.enter_hand_grade(assignment, url, "hal", NAME, ANSWER, score=2.0, also=also)
+    assert _on_disk(url, "hal") == (None, [])  # the grade and its log row went back with the caller's write
+    with store.open_gradebook(url) as gb:
+        assert record.pages_of(gb, assignment, "hal") == [record.Page(page.html.resolve(), page.kept.resolve())]
+
+    done = CliRunner().invoke(main, arguments)
+    assert done.exit_code == 0, done.output
+    assert _on_disk(url, "hal") == (2.0, [("hand grade", "", "2")])
+    assert _shows(page.html, "Name the gradient.") and not _shows(page.html, "awaiting a grade")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from autograder.cli.options import COURSE, DB, console
+from autograder.cli.options import COURSE, DB, STATE, console
 
 
 @click.group()
@@ -60,9 +60,12 @@ def handgrade_list(name: str, include_graded: bool, db_url: str | None, course: 
               help="Apply this rubric comment (repeat for several): its points are added to SCORE.")
 @DB
 @COURSE
+@STATE
 def handgrade_set(name: str, student: str, notebook: str, cell: str, score: float, comment: str | None,
-                  rubric_ids: tuple[int, ...], db_url: str | None, course: Path | None) -> None:
-    """Give STUDENT's answer in CELL of NOTEBOOK (assignment NAME) SCORE points; redraw their feedback page.
+                  rubric_ids: tuple[int, ...], db_url: str | None, course: Path | None,
+                  state_dir: Path | None) -> None:
+    """Give STUDENT's answer in CELL of NOTEBOOK (assignment NAME) SCORE points; redraw their feedback page
+    (and restate the score of their counted upload on `autograder serve`).
 
     With --rubric, SCORE is the starting score and each comment's points are added to it (within 0 and
     the cell's points); the comments' lines follow the --comment text on the student's page.
@@ -73,12 +76,14 @@ def handgrade_set(name: str, student: str, notebook: str, cell: str, score: floa
       autograder handgrade set ps1 hacker problem1 sum_of_squares_equation 2 --rubric 4
     """
     from autograder.config import load_assignment
-    from autograder.gradebook.rubric import set_grade
     from autograder.gradebook.store import default_url
+    from autograder.service.handgrading import hand_grade
+    from autograder.service.settings import state_folder
 
     assignment = load_assignment(name, course)
-    item, pages = set_grade(assignment, db_url or default_url(assignment.root), student, notebook, cell,
-                            score=score, comment=comment, rubric=rubric_ids)
+    item, pages = hand_grade(assignment, db_url or default_url(assignment.root),
+                             state_dir or state_folder(assignment.root), student, notebook, cell, score=score,
+                             comment=comment, rubric_ids=rubric_ids)
     where = f"; feedback: {', '.join(str(p) for p in pages)}" if pages else ""
     console.print(f"[green]✔[/] {student} {item.notebook}/{item.grade_id}: {item.score:g} / {item.max_score:g}{where}",
                   soft_wrap=True)
@@ -149,8 +154,9 @@ def rubric_list(name: str, cell: str | None, db_url: str | None, course: Path | 
 @click.option("--points", type=float, default=None, help="Its new points.")
 @DB
 @COURSE
+@STATE
 def rubric_edit(name: str, rubric_id: int, text: str | None, points: float | None, db_url: str | None,
-                course: Path | None) -> None:
+                course: Path | None, state_dir: Path | None) -> None:
     """Change comment ID's text or points; every answer that has it is graded again and its pages redrawn.
 
     \b
@@ -158,11 +164,13 @@ def rubric_edit(name: str, rubric_id: int, text: str | None, points: float | Non
       autograder handgrade rubric edit backpropagation_simulation 1 --points -0.5 --text "saturation not named"
     """
     from autograder.config import load_assignment
-    from autograder.gradebook.rubric import edit
     from autograder.gradebook.store import default_url
+    from autograder.service.handgrading import edit_rubric
+    from autograder.service.settings import state_folder
 
     assignment = load_assignment(name, course)
-    edited, regraded = edit(assignment, db_url or default_url(assignment.root), rubric_id, text=text, points=points)
+    edited, regraded = edit_rubric(assignment, db_url or default_url(assignment.root),
+                                   state_dir or state_folder(assignment.root), rubric_id, text=text, points=points)
     console.print(f"[green]✔[/] rubric comment {edited.id}: {edited.line}; {len(regraded)} answers graded again",
                   soft_wrap=True)
     for answer in regraded:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, delete, insert, select
 
-from autograder.config import Limits
+from autograder.config import Assignment, Limits
 from autograder.errors import UserError
 from autograder.gradebook import changes
 
@@ -147,3 +147,22 @@ def scaled(limits: Limits, factor: float) -> Limits:
     return limits.model_copy(update={"notebook_timeout_s": limits.notebook_timeout_s * factor,
                                      "call_timeout_s": limits.call_timeout_s * factor,
                                      "cpu_seconds": int(limits.cpu_seconds * factor)})
+
+
+def stretched(assignment: Assignment, factor: float) -> Assignment:
+    """``assignment`` with its time limits ``scaled`` by a student's ``factor`` (itself when 1): what grades
+    that student's submission, in a batch and on the service alike."""
+    if factor == 1.0:
+        return assignment
+    limits = scaled(assignment.config.limits, factor)
+    return assignment.model_copy(update={"config": assignment.config.model_copy(update={"limits": limits})})
+
+
+def time_factors(bind: Connection | Session | scoped_session[Session], assignment: str) -> dict[str, float]:
+    """Every student's time factor on ``assignment`` other than 1, by student (read with any connection or
+    session; no nbgrader import, so a batch reads them before its workers start)."""
+    if not changes.has_table(bind, accommodations.name):
+        return {}
+    rows = bind.execute(select(accommodations.c.student, accommodations.c.time_factor).where(
+        accommodations.c.assignment == assignment)).all()
+    return {student: float(factor) for student, factor in rows}

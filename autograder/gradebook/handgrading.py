@@ -150,38 +150,47 @@ def items(gb: Gradebook, assignment: str, *, include_graded: bool = False,
 
 def set_grade(db_url: str, assignment: str, student: str, notebook: str, grade_id: str, *,
               score: float, comment: str | None = None) -> ManualItem:
-    """Enter a hand grade (and optionally a comment) for one student's cell; returns the updated item.
+    """Enter a hand grade (and optionally a comment) for one student's cell, and commit; returns the updated item.
 
     ``notebook`` is the notebook's name with or without ``.ipynb``. ``comment=None`` keeps any
     comment already there. Raises ``ManualGradeError`` for an unknown cell or a score out of range.
     """
+    with open_existing(db_url) as gb:
+        item = enter(gb, assignment, student, notebook, grade_id, score=score, comment=comment)
+        gb.db.commit()
+        return item
+
+
+def enter(gb: Gradebook, assignment: str, student: str, notebook: str, grade_id: str, *,
+          score: float, comment: str | None = None) -> ManualItem:
+    """As ``set_grade``, in a gradebook already open and without a commit: the grade commits (or rolls back)
+    with the caller's transaction (``record.hand_grade``: with its change log row)."""
     from nbgrader.api import Comment, MissingEntry
 
     name = notebook.removesuffix(".ipynb")
-    with open_existing(db_url) as gb:
-        _assignment(gb, assignment)
+    _assignment(gb, assignment)
+    try:
+        grade = gb.find_grade(grade_id, name, assignment, student)
+    except MissingEntry:
+        raise ManualGradeError(
+            f"no grade for cell {grade_id!r} of {name} by {student!r} in {assignment!r}; "
+            "list what can be graded with `autograder handgrade list`") from None
+    if not 0 <= score <= grade.max_score:
+        raise ManualGradeError(f"{student}/{name}/{grade_id}: score {score:g} is outside 0..{grade.max_score:g}")
+    grade.manual_score = float(score)
+    grade.needs_manual_grade = False
+    if comment is not None:
         try:
-            grade = gb.find_grade(grade_id, name, assignment, student)
-        except MissingEntry:
-            raise ManualGradeError(
-                f"no grade for cell {grade_id!r} of {name} by {student!r} in {assignment!r}; "
-                "list what can be graded with `autograder handgrade list`") from None
-        if not 0 <= score <= grade.max_score:
-            raise ManualGradeError(f"{student}/{name}/{grade_id}: score {score:g} is outside 0..{grade.max_score:g}")
-        grade.manual_score = float(score)
-        grade.needs_manual_grade = False
-        if comment is not None:
-            try:
-                row = gb.find_comment(grade_id, name, assignment, student)
-            except MissingEntry:  # autograded cells have no comment row in nbgrader's schema
-                row = Comment(cell_id=grade.cell_id, notebook=grade.notebook)
-                gb.db.add(row)
-            row.manual_comment = comment
-        gb.db.commit()
-        solutions = {c.name for c in grade.notebook.notebook.solution_cells}
-        kind = _kind(grade, solutions)
-        position, answer = stored_answers(gb, assignment).get((student, name, grade_id), (0, ""))
-        return _item(grade, kind, "" if kind == TASK else answer)
+            row = gb.find_comment(grade_id, name, assignment, student)
+        except MissingEntry:  # autograded cells have no comment row in nbgrader's schema
+            row = Comment(cell_id=grade.cell_id, notebook=grade.notebook)
+            gb.db.add(row)
+        row.manual_comment = comment
+    gb.db.flush()  # the item below reads the rows as they now are
+    solutions = {c.name for c in grade.notebook.notebook.solution_cells}
+    kind = _kind(grade, solutions)
+    position, answer = stored_answers(gb, assignment).get((student, name, grade_id), (0, ""))
+    return _item(grade, kind, "" if kind == TASK else answer)
 
 
 # --- used by grading, inside its one transaction per submission --------------------------------

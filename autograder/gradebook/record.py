@@ -8,9 +8,9 @@ A batch (``grading.batch``), an upload graded by the service (``service.runner``
 - ``record`` draws the pages first, then writes one gradebook transaction that also registers
   which pages show the student's grade (a grader killed in between finds no row, and regrades);
 - ``redraw`` draws every registered page again from its kept result with the hand grades now in
-  the gradebook; ``enter_hand_grade`` is a hand grade (or an override of a check) entered, logged
-  (``changes``) and redrawn; ``extend`` and ``recompute_lateness`` move a due date and restate the
-  late penalties it changes.
+  the gradebook; ``enter_hand_grade`` is a hand grade (or an override of a check) entered and logged
+  (``changes``) in one transaction, then redrawn; ``extend`` and ``recompute_lateness`` move a due date
+  and restate the late penalties it changes.
 """
 
 from __future__ import annotations
@@ -226,14 +226,19 @@ def overridden(gb: Gradebook, assignment: Assignment, result: SubmissionResult) 
 
 def score_now(db_url: str, name: str, student: str, notebook: str, grade_id: str) -> float | None:
     """The points a cell counts now (the hand grade, else the automatic score), None when it has neither."""
+    with handgrading.open_existing(db_url) as gb:
+        return _score_of(gb, name, student, notebook, grade_id)
+
+
+def _score_of(gb: Gradebook, name: str, student: str, notebook: str, grade_id: str) -> float | None:
+    """As ``score_now``, in a gradebook already open."""
     from nbgrader.api import MissingEntry
 
-    with handgrading.open_existing(db_url) as gb:
-        try:
-            grade = gb.find_grade(grade_id, notebook.removesuffix(".ipynb"), name, student)
-        except MissingEntry:
-            return None
-        return grade.manual_score if grade.manual_score is not None else grade.auto_score  # type: ignore[no-any-return]
+    try:
+        grade = gb.find_grade(grade_id, notebook.removesuffix(".ipynb"), name, student)
+    except MissingEntry:
+        return None
+    return grade.manual_score if grade.manual_score is not None else grade.auto_score  # type: ignore[no-any-return]
 
 
 def enter_hand_grade(assignment: Assignment, db_url: str, student: str, notebook: str, grade_id: str, *,
@@ -241,10 +246,20 @@ def enter_hand_grade(assignment: Assignment, db_url: str, student: str, notebook
                      also: Callable[[Gradebook], None] | None = None) -> tuple[handgrading.ManualItem, list[Path]]:
     """Enter a hand grade (see ``handgrading.set_grade``; on an autograded cell: an override of its score),
     log the change (``by``, ``why``: default the comment) with ``also`` (what the caller keeps beside the
-    grade) in one transaction, and redraw every page that shows it."""
-    old = score_now(db_url, assignment.name, student, notebook, grade_id)
-    item = handgrading.set_grade(db_url, assignment.name, student, notebook, grade_id, score=score, comment=comment)
+    grade) in one gradebook session and one transaction, and redraw every page that shows it."""
     with handgrading.open_existing(db_url) as gb:
+        return hand_grade(gb, assignment, student, notebook, grade_id, score=score, comment=comment, by=by, why=why,
+                          also=also)
+
+
+def hand_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: str, grade_id: str, *,
+               score: float, comment: str | None = None, by: str = "instructor", why: str | None = None,
+               also: Callable[[Gradebook], None] | None = None) -> tuple[handgrading.ManualItem, list[Path]]:
+    """As ``enter_hand_grade``, in a gradebook already open: the grade, its change log row and ``also`` commit
+    together or not at all (a failure rolls all three back); then the pages are redrawn."""
+    try:
+        old = _score_of(gb, assignment.name, student, notebook, grade_id)
+        item = handgrading.enter(gb, assignment.name, student, notebook, grade_id, score=score, comment=comment)
         kind = changes.OVERRIDE if item.kind == handgrading.AUTOGRADED else changes.HAND_GRADE
         changes.log(gb, changes.Change(assignment.name, student, kind, item.notebook, grade_id,
                                        changes.score_text(old), changes.score_text(item.score), by, changes.now(),
@@ -252,7 +267,10 @@ def enter_hand_grade(assignment: Assignment, db_url: str, student: str, notebook
         if also is not None:
             also(gb)
         gb.db.commit()
-        return item, redraw(gb, assignment, student)
+    except BaseException:
+        gb.db.rollback()
+        raise
+    return item, redraw(gb, assignment, student)
 
 
 def recompute_lateness(gb: Gradebook, assignment: Assignment, student: str | None = None, *,

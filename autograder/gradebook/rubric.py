@@ -5,13 +5,14 @@ with comments keeps the person's starting score and the comments applied (tables
 nbgrader's); the hand grade is the starting score plus the comments' points, kept within 0..max, and
 the student's comment is the person's own note followed by one line per comment. Editing a comment's
 text or points recomputes every answer that used it. Every grade goes through the one recording path,
-``record.enter_hand_grade``, which also redraws every page that shows it.
+``record.hand_grade``, in one transaction with its change log row and its rubric rows, which also redraws
+every page that shows it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,10 +259,12 @@ def _chosen(gb: Gradebook, key: dict[str, str], rubric: Sequence[int]) -> list[R
 
 
 def set_grade(assignment: Assignment, db_url: str, student: str, notebook: str, grade_id: str, *, score: float,
-              comment: str | None = None, rubric: Sequence[int] = ()) -> tuple[ManualItem, list[Path]]:
+              comment: str | None = None, rubric: Sequence[int] = (),
+              also: Callable[[Gradebook], None] | None = None) -> tuple[ManualItem, list[Path]]:
     """Enter a hand grade, with rubric comments: ``score`` is the starting score and each comment's points
     are added to it; ``comment`` is the person's own note (None keeps the one there). Without ``rubric``
-    this is a plain hand grade, and the answer leaves the rubric. Every page that shows it is redrawn.
+    this is a plain hand grade, and the answer leaves the rubric. The grade, its rubric rows, its change log
+    row and ``also`` (what the caller keeps beside it) are one transaction; every page that shows it is redrawn.
     """
     from nbgrader.api import MissingEntry
 
@@ -280,19 +283,24 @@ def set_grade(assignment: Assignment, db_url: str, student: str, notebook: str, 
                                    f"0..{max_score:g}")
         before = _graded(gb, assignment.name, student).get((student, key["notebook"], grade_id))
         note = comment if comment is not None else (before.note if before else None)
-        _store(gb, key, score, note, rubric)
-        gb.db.commit()
-    if not chosen:
-        return record.enter_hand_grade(assignment, db_url, student, key["notebook"], grade_id, score=score,
-                                       comment=(note or "") if before is not None else comment)
-    final, text = compose(score, note, chosen, max_score)
-    return record.enter_hand_grade(assignment, db_url, student, key["notebook"], grade_id, score=final, comment=text)
+        final, text = compose(score, note, chosen, max_score) if chosen else (
+            score, (note or "") if before is not None else comment)
+
+        def keep(gb: Gradebook) -> None:
+            _store(gb, key, score, note, rubric)
+            if also is not None:
+                also(gb)
+
+        return record.hand_grade(gb, assignment, student, key["notebook"], grade_id, score=final, comment=text,
+                                 also=keep)
 
 
 def edit(assignment: Assignment, db_url: str, rubric_id: int, *, text: str | None = None,
-         points: float | None = None) -> tuple[RubricComment, list[Regraded]]:
+         points: float | None = None,
+         also_for: Callable[[str], Callable[[Gradebook], None]] | None = None) -> tuple[RubricComment, list[Regraded]]:
     """Change a comment's text or points, and recompute the hand grade and comment of every answer that has it
-    (each through ``record.enter_hand_grade``, which redraws the pages that show it)."""
+    (each through ``record.hand_grade``, with ``also_for(student)`` in its transaction; the pages that show it
+    are redrawn)."""
     if text is not None and not text.strip():
         raise ManualGradeError("a rubric comment needs some text")
     with open_existing(db_url) as gb:
@@ -310,11 +318,12 @@ def edit(assignment: Assignment, db_url: str, rubric_id: int, *, text: str | Non
         users = [g for g in _graded(gb, assignment.name).values() if rubric_id in g.applied]
         rubric = {c.id: c for c in _comments(gb, assignment.name, edited.grade_id)}
         maxima = {(nb, gid): top for nb, gid, top in _hand_graded_cells(gb, assignment.name)}
-    regraded = []
-    for answer in users:
-        final, note = compose(answer.base, answer.note, [rubric[i] for i in answer.applied],
-                              maxima[(answer.notebook, answer.grade_id)])
-        item, pages = record.enter_hand_grade(assignment, db_url, answer.student, answer.notebook, answer.grade_id,
-                                              score=final, comment=note)
-        regraded.append(Regraded(item, tuple(pages)))
-    return edited, regraded
+        regraded = []
+        for answer in users:
+            final, note = compose(answer.base, answer.note, [rubric[i] for i in answer.applied],
+                                  maxima[(answer.notebook, answer.grade_id)])
+            item, pages = record.hand_grade(gb, assignment, answer.student, answer.notebook, answer.grade_id,
+                                            score=final, comment=note,
+                                            also=also_for(answer.student) if also_for is not None else None)
+            regraded.append(Regraded(item, tuple(pages)))
+        return edited, regraded

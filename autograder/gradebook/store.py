@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from nbgrader.api import Gradebook
+    from sqlalchemy import Connection
 
 class GradebookError(UserError, ValueError):
     """The gradebook asked for does not exist or does not hold what was asked; the message says which."""
@@ -156,20 +157,31 @@ def peek_stored(url: str, assignment: str) -> dict[str, StoredResult]:
     nbgrader's ``Gradebook``, so that import overlaps the first containers. A gradebook that does
     not exist yet holds nothing (and is not created here).
     """
-    from sqlalchemy import create_engine, inspect
+    from sqlalchemy import inspect
+
+    with peek(url) as connection:
+        if connection is None or "autograder_result" not in inspect(connection).get_table_names():
+            return {}
+        rows = connection.execute(_STORED, {"a": assignment})
+        return {r[0]: StoredResult(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+@contextmanager
+def peek(url: str) -> Iterator[Connection | None]:
+    """A plain connection to the gradebook at ``url`` (no nbgrader import, see ``peek_stored``); None when it
+    does not exist yet (it is not created here)."""
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") and not Path(
             str(parsed.database)).is_file():
-        return {}
+        yield None
+        return
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            if "autograder_result" not in inspect(connection).get_table_names():
-                return {}
-            rows = connection.execute(_STORED, {"a": assignment})
-            return {r[0]: StoredResult(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+            yield connection
     finally:
         engine.dispose()
 

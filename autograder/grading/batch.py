@@ -35,7 +35,7 @@ def grade(
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
-    from autograder.gradebook import store  # here, not at the top: workers need none
+    from autograder.gradebook import extensions, store  # here, not at the top: workers need none
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
@@ -50,11 +50,13 @@ def grade(
             start_server()  # its imports overlap finding the submissions
         found = discover(_unpacked(assignment, submissions, run), run, assignment.config.notebook, assignment=name)
         done = store.peek_stored(url, name)
+        with store.peek(url) as connection:  # extra time (`autograder extend --time-factor`), as the service
+            factors = extensions.time_factors(connection, name) if connection is not None else {}
         results: list[SubmissionResult] = []
         todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
         with contextlib.ExitStack() as stack:
             # workers start before the gradebook opens: nbgrader's slow import overlaps the first containers
-            futures = _submit_all(stack, assignment, todo, options, run)
+            futures = _submit_all(stack, assignment, todo, options, run, factors)
             with temporary_files_in(run):  # nbgrader writes an alembic.ini while it creates a gradebook
                 gb = stack.enter_context(store.open_gradebook(url))
             record = _recorder(gb, assignment, out_dir, options.hooks)
@@ -134,14 +136,21 @@ def _fail_if_none_ran(results: Sequence[SubmissionResult], submissions: Path) ->
 
 
 def _submit_all(stack: contextlib.ExitStack, assignment: Assignment, todo: Sequence[Submission],
-                options: GradeOptions, run: Path) -> dict[Future[SubmissionResult], Submission]:
-    """Start grading every submission in ``todo`` (the executor closes with ``stack``, dropping queued work)."""
+                options: GradeOptions, run: Path,
+                factors: Mapping[str, float]) -> dict[Future[SubmissionResult], Submission]:
+    """Start grading every submission in ``todo`` (the executor closes with ``stack``, dropping queued work),
+    each student's with the time limits their ``factors`` (by student) stretch."""
+    from autograder.gradebook.extensions import stretched
+
     if not todo:
         return {}
     executor = stack.enter_context(make_executor(max(1, min(options.jobs, len(todo))), options.scheduler, run=run,
                                                  standby=False))
     executor.prepare(assignment, options)
-    return {executor.submit(assignment, sub, options): sub for sub in todo}
+    # stretched limits need containers of their own: the others go first, on those started for the assignment
+    ordered = sorted(todo, key=lambda sub: factors.get(sub.student_id, 1.0))
+    return {executor.submit(stretched(assignment, factors.get(sub.student_id, 1.0)), sub, options): sub
+            for sub in ordered}
 
 
 def _collect(futures: dict[Future[SubmissionResult], Submission],

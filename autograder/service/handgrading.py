@@ -1,8 +1,13 @@
 """The instructor's hand-grading page, with each cell's rubric comments: grades enter through the one
-recording path (``gradebook.record``, by way of ``gradebook.rubric``)."""
+recording path (``gradebook.record``, by way of ``gradebook.rubric``), and the service's upload rows (the score
+on the student's home page) are restated in the same transaction, as a regrade's answer does (``term.restate``).
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,12 +17,31 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from autograder.config import Assignment
 from autograder.gradebook import handgrading, rubric
 from autograder.service import lti
 from autograder.service.auth import check_csrf
 from autograder.service.context import Service
+from autograder.service.term import restate
 
 router = APIRouter(prefix="/instructor")
+
+
+def hand_grade(assignment: Assignment, db_url: str, state_dir: Path, student: str, notebook: str, grade_id: str, *,
+               score: float, comment: str | None = None,
+               rubric_ids: Sequence[int] = ()) -> tuple[handgrading.ManualItem, list[Path]]:
+    """``rubric.set_grade`` with the student's counted upload restated in the same transaction (the page and
+    ``autograder handgrade set``)."""
+    return rubric.set_grade(assignment, db_url, student, notebook, grade_id, score=score, comment=comment,
+                            rubric=rubric_ids, also=restate(state_dir, assignment, student))
+
+
+def edit_rubric(assignment: Assignment, db_url: str, state_dir: Path, rubric_id: int, *, text: str | None = None,
+                points: float | None = None) -> tuple[rubric.RubricComment, list[rubric.Regraded]]:
+    """``rubric.edit`` with each regraded student's counted upload restated in the transaction of their grade
+    (the page and ``autograder handgrade rubric edit``)."""
+    return rubric.edit(assignment, db_url, rubric_id, text=text, points=points,
+                       also_for=functools.partial(restate, state_dir, assignment))
 
 
 def _rubric(service: Service, name: str) -> dict[str, Any]:
@@ -72,9 +96,9 @@ async def enter_grade(request: Request, name: str) -> Response:
         chosen = [int(str(v)) for v in form.getlist("rubric")]
     except ValueError:
         raise HTTPException(400, "a rubric comment's number is not valid") from None
-    await run_in_threadpool(lambda: rubric.set_grade(
-        service.assignment(name), service.settings.db_url, fields["student"], fields["notebook"],
-        fields["grade_id"], score=score, comment=fields["comment"] or None, rubric=chosen))
+    await run_in_threadpool(lambda: hand_grade(
+        service.assignment(name), service.settings.db_url, service.settings.state_dir, fields["student"],
+        fields["notebook"], fields["grade_id"], score=score, comment=fields["comment"] or None, rubric_ids=chosen))
     lti.grades_changed(request, name, fields["student"])  # the grade the LMS shows changed
     return RedirectResponse(f"/instructor/a/{name}/manual", 303)
 
@@ -92,7 +116,8 @@ async def add_comment(request: Request, name: str) -> Response:
 async def edit_comment(request: Request, name: str, rubric_id: int) -> Response:
     service, form = await _form(request, name)
     points = _number(form, "points", "points")
-    await run_in_threadpool(lambda: rubric.edit(service.assignment(name), service.settings.db_url, rubric_id,
+    await run_in_threadpool(lambda: edit_rubric(service.assignment(name), service.settings.db_url,
+                                                service.settings.state_dir, rubric_id,
                                                 text=str(form.get("text") or ""), points=points))
     lti.grades_changed(request, name)  # every student graded with this comment
     return RedirectResponse(f"/instructor/a/{name}/manual", 303)

@@ -210,10 +210,7 @@ class Runner:
         assignment = self.assignments[upload.assignment]
         with self.engine.connect() as connection:
             factor = extensions.read(connection, upload.assignment, upload.student).time_factor
-        if factor == 1.0:
-            return assignment
-        limits = extensions.scaled(assignment.config.limits, factor)
-        return assignment.model_copy(update={"config": assignment.config.model_copy(update={"limits": limits})})
+        return extensions.stretched(assignment, factor)
 
     def _submission(self, upload: queue.Upload) -> Submission:
         folder = self.settings.state_dir / upload.folder
