@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import os
 import re
@@ -9,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,25 +51,53 @@ def _with_lambda(path: Path, marker: Path) -> None:
     marker.unlink(missing_ok=True)  # building the model ran it once here; the grader must not
 
 
+def strided_model(input_shape=(64, 64, 3), epochs=15):  # type: ignore[no-untyped-def]
+    """A sound alternative to the text's design: strided convolutions instead of pooling, three blocks."""
+    import keras
+
+    layers = [keras.Input(shape=input_shape), keras.layers.RandomFlip("horizontal")]
+    for filters in (32, 64, 128):
+        layers += [keras.layers.Conv2D(filters, 3, strides=2, padding="same"), keras.layers.BatchNormalization(),
+                   keras.layers.ReLU()]
+    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")]
+    model = keras.Sequential(layers)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _with_build_model(nb: Any, function: Any) -> Any:
+    """``nb`` whose build_model() is ``function``'s source (renamed build_model)."""
+    nb = copy.deepcopy(nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sol-model")
+    cell.source = inspect.getsource(function).replace(f"def {function.__name__}(", "def build_model(", 1)
+    return nb
+
+
 def test_models_are_graded_on_the_hidden_split(tmp_path: Path, sandbox_name: str, data_dir: Path) -> None:
     assignment = load_assignment(NAME, ROOT)
     nb_name, subs = assignment.config.notebook, tmp_path / "subs"
     solution = solution_notebook(assignment)
     for student, nb in (("stub", release_notebook(assignment)), ("always_cat", solution),
-                        ("lambda_layer", solution), ("missing_model", solution), ("corrupt", solution)):
+                        ("lambda_layer", solution), ("missing_model", solution), ("corrupt", solution),
+                        ("strided", _with_build_model(solution, strided_model))):
         write(nb, subs / student / nb_name)
         if student != "stub":
             shutil.copyfile(FIXTURE / "history.json", subs / student / "history.json") if (
                 FIXTURE / "history.json").is_file() else (subs / student / "history.json").write_text("{}")
+    strided_model().save(subs / "strided" / "cat_dog_model.keras")  # untrained: judged only as a network
     _always_cat(subs / "always_cat" / "cat_dog_model.keras")
     marker = tmp_path / "pwned"
     _with_lambda(subs / "lambda_layer" / "cat_dog_model.keras", marker)
     (subs / "corrupt" / "cat_dog_model.keras").write_bytes(b"PK\x03\x04 not really a model")
     has_reference = (FIXTURE / "cat_dog_model.keras").is_file()
     if has_reference:
-        write(solution, subs / "solution" / nb_name)
-        for artifact in assignment.config.artifacts:
-            shutil.copyfile(FIXTURE / artifact, subs / "solution" / artifact)
+        for student in ("solution", "no_history", "other_run"):
+            write(solution, subs / student / nb_name)
+            shutil.copyfile(FIXTURE / "cat_dog_model.keras", subs / student / "cat_dog_model.keras")
+        shutil.copyfile(FIXTURE / "history.json", subs / "solution" / "history.json")
+        curves = json.loads((FIXTURE / "history.json").read_text())
+        curves["val_accuracy"][-1] -= 0.05  # the curves of another run than the model's
+        (subs / "other_run" / "history.json").write_text(json.dumps(curves))
     batch = grade(NAME, subs, root=ROOT, db_url=f"sqlite:///{tmp_path}/gb.db", feedback_dir=tmp_path / "fb",
                   options=GradeOptions(sandbox=sandbox_name, data_dir=data_dir, force=True))
     by_id = {r.student_id: r for r in batch.results}
@@ -85,8 +116,17 @@ def test_models_are_graded_on_the_hidden_split(tmp_path: Path, sandbox_name: str
     assert cell("corrupt", "test-accuracy") == 0 and "could not be loaded" in messages("corrupt")
     for student in ("always_cat", "lambda_layer", "missing_model", "corrupt"):
         assert cell(student, "test-pipeline") == 4, f"{student}: the pipeline still earns its points"
+    assert cell("strided", "test-model") == 5, f"a sound alternative network loses points: {messages('strided')}"
+    assert "history.json's last val_accuracy is 0.869, but the submitted model scores 0.500" in messages("always_cat")
     if has_reference:
         assert by_id["solution"].score == by_id["solution"].max_score
+        assert "history.json is missing" in messages("no_history")
+        # the grader's photos are rounded to whole levels: the reference scores 0.871 there, 0.869 in training
+        assert re.search(r"last val_accuracy is 0\.819, but the submitted model scores 0\.8[67]\d",
+                         messages("other_run"))
+        for student in ("no_history", "other_run"):
+            lost = {c.grade_id for c in by_id[student].cells if c.score < c.max_score}
+            assert lost == {"test-history"}, f"{student} lost points elsewhere: {messages(student)}"
         assert "Confusion matrix" in (batch.feedback_dir / "solution.html").read_text()
 
 

@@ -127,6 +127,18 @@ def test_hidden_split_arrays_decode_label_and_cache(
     assert len(list((tmp_path / "cache").glob("petimages-test-8x8-*/x.npy"))) == 1
 
 
+@pytest.mark.tensorflow
+def test_validation_arrays_for_the_grader_are_cached_whole(
+        pet_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOGRADER_CACHE_DIR", str(tmp_path / "cache"))
+    x, y = petimages.split_arrays(pet_root, "validation", (8, 6))
+    assert x.shape == (len(y), 8, 6, 3) and x.dtype == np.uint8 and sorted(set(y.tolist())) == [0, 1]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [
+        next((tmp_path / "cache").glob("petimages-validation-8x6-*")).name], "a partial cache folder was left"
+    with pytest.raises(DatasetError, match="lists no images for the split 'nosuch'"):
+        petimages.split_arrays(pet_root, "nosuch", (8, 8))
+
+
 def _archive(dest: Path) -> Path:
     """The Microsoft archive's layout in ``dest``: 9 photos per class, and one file that is not a JPEG."""
     dest.mkdir()

@@ -21,29 +21,19 @@ from typing import Any
 from autograder.authoring.assign import execute, solution_notebook
 from autograder.config import load_assignment
 from autograder.datasets import data_dir
+from autograder.grading import keras_models
 
 
 def evaluate_model(path: Path, root: Path | None = None) -> dict[str, Any]:
     """Accuracy, confusion matrix, misclassified photos per class and seconds on the hidden split.
 
     ``confusion`` is [[tn, fp], [fn, tp]] with dog as the positive class: rows are the true class
-    (cat, dog), columns the predicted one. The model is loaded with ``safe_mode=True``.
+    (cat, dog), columns the predicted one. The model is loaded as the grader loads it (``safe_mode=True``).
     """
-    import keras
-    import numpy as np
-
-    from autograder.datasets.petimages import hidden_test_arrays
-
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    shape = tuple(model.input_shape)
-    images, labels = hidden_test_arrays((root or data_dir()) / "cats_vs_dogs", (int(shape[1]), int(shape[2])))
-    started = time.perf_counter()
-    probs = np.asarray(model.predict(images.astype("float32") / 255.0, batch_size=256, verbose=0)).ravel()
-    predicted = (probs >= 0.5).astype(int)
-    confusion = [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
-    return {"accuracy": float((predicted == labels).mean()), "confusion": confusion,
-            "misclassified": {"cat": confusion[0][1], "dog": confusion[1][0]},
-            "eval_seconds": round(time.perf_counter() - started, 2)}
+    judged = keras_models.judge(keras_models.load_submitted(path), (root or data_dir()) / "cats_vs_dogs", "test")
+    return {"accuracy": judged.accuracy, "confusion": judged.confusion,
+            "misclassified": {"cat": judged.confusion[0][1], "dog": judged.confusion[1][0]},
+            "eval_seconds": round(judged.seconds, 2)}
 
 
 def drop_optimizer(path: Path) -> None:
