@@ -1,7 +1,8 @@
 """An LMS for the LTI tests, seen from the tool's side of the wire: a real HTTP server that signs RS256 launch
 tokens with a key made in the test, serves its JWKS, answers OIDC authorisation requests with an
 auto-submitted form (as Canvas and Moodle do), issues AGS access tokens for client assertions signed by the
-tool's key (checked against the tool's own JWKS URL) and records the scores posted to its line items.
+tool's key (checked against the tool's own JWKS URL), keeps the course's line item container (listed in pages,
+added to by a tool granted the line item scope) and records the scores posted to its line items.
 
 No real LMS runs here: these are protocol tests of the tool against the LTI 1.3 / AGS messages.
 """
@@ -28,6 +29,8 @@ from jwt.algorithms import RSAAlgorithm
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+READ_LINEITEMS = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 CLIENT_ID, DEPLOYMENT = "tool-client-1", "deployment-1"
@@ -51,6 +54,9 @@ class Link:
     id: str
     title: str
     custom: dict[str, str] = field(default_factory=dict)
+    lineitem: bool = True
+    """Whether its launches name its own line item (False: only the course's line item container, as Canvas and
+    Moodle send for a deep link or a course-level launch)."""
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -68,11 +74,19 @@ class Platform:
         self.scores: list[tuple[str, dict[str, Any]]] = []
         """(line item URL, score JSON) of every score the tool posted and this platform accepted."""
         self.token_requests = 0
+        self.scopes = [SCORE, READ_LINEITEMS]
+        """The AGS scopes the platform grants the tool (in launches and access tokens)."""
+        self.items: list[dict[str, Any]] = []
+        """The course's line item container (gradebook columns of AGS), in order."""
+        self.created: list[dict[str, Any]] = []
+        """The line items the tool created (POSTed to the container)."""
+        self.page_size = 2
+        """Line items per page of the container (further pages through a ``Link: rel="next"`` header)."""
         self.fail_scores = 0
         """Answer this many score posts with 503 before accepting."""
         self.tool_login = self.tool_launch = self.tool_jwks = ""
-        self.tokens: set[str] = set()
-        """Access tokens issued."""
+        self.tokens: dict[str, set[str]] = {}
+        """Access tokens issued, each with the scopes it grants."""
         self._server = ThreadingHTTPServer((host, 0), _handler(self))
         self.base = f"http://{'localhost' if host == '127.0.0.1' else host}:{self._server.server_address[1]}"
         self.issuer = self.base
@@ -118,8 +132,9 @@ class Platform:
             LTI + "deployment_id": DEPLOYMENT, LTI + "target_link_uri": self.tool_launch,
             LTI + "resource_link": {"id": placed.id, "title": placed.title}, LTI + "roles": person.roles,
             LTI + "context": {"id": "course-1", "title": "Neural networks"}, LTI + "custom": placed.custom,
-            AGS: {"scope": [SCORE, "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"],
-                  "lineitem": self.lineitem(link), "lineitems": f"{self.base}/lineitems"}}
+            AGS: {"scope": list(self.scopes), "lineitems": f"{self.base}/lineitems"}}
+        if placed.lineitem:
+            claims[AGS]["lineitem"] = self.lineitem(link)
         if person.sis:
             claims[LTI + "lis"] = {"person_sourcedid": person.sis}
         return claims
@@ -153,8 +168,24 @@ class Platform:
             raise PermissionError("client assertion for another client")
         self.token_requests += 1
         token = secrets.token_urlsafe(16)
-        self.tokens.add(token)
-        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": form.get("scope", "")}
+        granted = set(form.get("scope", "").split()) & set(self.scopes)
+        self.tokens[token] = granted
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": " ".join(sorted(granted))}
+
+    def lineitems_page(self, page: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the container, and the next page's URL (None on the last)."""
+        start = page * self.page_size
+        more = start + self.page_size < len(self.items)
+        return self.items[start:start + self.page_size], f"{self.base}/lineitems?page={page + 1}" if more else None
+
+    def create_lineitem(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A new line item in the container (the platform gives it its URL as id)."""
+        if not item.get("label") or not float(item.get("scoreMaximum") or 0) > 0:
+            raise ValueError("a line item needs a label and a scoreMaximum above 0")
+        made = {**item, "id": f"{self.base}/lineitems/item-{len(self.items) + 1}/lineitem"}
+        self.items.append(made)
+        self.created.append(made)
+        return made
 
     def launch_page(self, user: str, link: str) -> str:
         """The course page in the LMS: it starts the tool's login as a form POST, as an LMS does."""
@@ -203,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, self.platform.authorize(query))
             if url.path == "/launch":
                 return self._send(200, self.platform.launch_page(query["user"], query["link"]))
+            if url.path == "/lineitems":
+                return self._list(query)
         except (PermissionError, KeyError) as exc:
             return self._send(403, f"refused: {exc}")
         self._send(404, "not found")
@@ -216,14 +249,52 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, json.dumps(self.platform.token(form)), "application/json")
             if url.path.startswith("/lineitems/") and url.path.endswith("/lineitem/scores"):
                 return self._score(url.path, body)
+            if url.path == "/lineitems":
+                return self._create(body)
         except (PermissionError, KeyError, jwt.InvalidTokenError, StopIteration) as exc:
             return self._send(401, f"refused: {exc}")
         self._send(404, "not found")
 
-    def _score(self, path: str, body: str) -> None:
+    def _granted(self, *scopes: str) -> bool:
+        """Whether the request's access token grants one of ``scopes`` (else a 401 or 403 was sent)."""
         bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
         if bearer not in self.platform.tokens:
-            return self._send(401, "no valid access token")
+            self._send(401, "no valid access token")
+            return False
+        if not self.platform.tokens[bearer] & set(scopes):
+            self._send(403, f"the access token does not grant {' or '.join(scopes)}")
+            return False
+        return True
+
+    def _list(self, query: dict[str, str]) -> None:
+        if not self._granted(LINEITEM, READ_LINEITEMS):
+            return
+        if self.headers.get("Accept") != "application/vnd.ims.lis.v2.lineitemcontainer+json":
+            return self._send(406, "not a line item container request")
+        page, following = self.platform.lineitems_page(int(query.get("page", "0")))
+        data = json.dumps(page).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.ims.lis.v2.lineitemcontainer+json")
+        self.send_header("Content-Length", str(len(data)))
+        if following:
+            self.send_header("Link", f'<{following}>; rel="next"')
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _create(self, body: str) -> None:
+        if not self._granted(LINEITEM):
+            return
+        if self.headers.get("Content-Type") != "application/vnd.ims.lis.v2.lineitem+json":
+            return self._send(415, "not a line item")
+        try:
+            made = self.platform.create_lineitem(json.loads(body))
+        except ValueError as exc:
+            return self._send(400, str(exc))
+        self._send(201, json.dumps(made), "application/vnd.ims.lis.v2.lineitem+json")
+
+    def _score(self, path: str, body: str) -> None:
+        if not self._granted(SCORE):
+            return
         if self.headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
             return self._send(415, "not a score")
         if self.platform.fail_scores > 0:

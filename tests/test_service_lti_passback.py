@@ -1,6 +1,7 @@
 """Assignment and Grade Services passback, protocol-tested against a real `autograder serve`: students launch
 from the in-test platform (tests/lti_platform.py), upload, and the counted grade reaches the platform's line
-item once per change, for the right LMS user, through failures and hand grades."""
+item once per change, for the right LMS user, through failures and hand grades; where launches name only the
+course's line item container, the assignment's line item is found or created there once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from autograder.service.roster import import_roster
-from tests.lti_platform import INSTRUCTOR, Link, Platform, User, launch
+from tests.lti_platform import INSTRUCTOR, LINEITEM, SCORE, Link, Platform, User, launch
 from tests.service_helpers import (
     NAME,
     csrf_of,
@@ -140,3 +141,56 @@ def test_a_failed_post_is_retried_shown_to_the_instructor_and_posted_once(online
     assert FAILED not in page
     time.sleep(3)
     assert len(_scores_of(lms, "lms-1003")) == 1
+
+
+def _courses_line_items_only(lms: Platform, *scopes: str) -> None:
+    """The link's launches name only the course's line item container (a deep link or course-level launch),
+    which already holds another tool's columns; the platform grants ``scopes``."""
+    lms.links["L1"] = Link("L1", "Backprop", custom={"assignment": NAME}, lineitem=False)
+    lms.scopes = list(scopes)
+    lms.items = [{"id": f"{lms.base}/lineitems/quiz-{i}/lineitem", "label": f"Quiz {i}", "scoreMaximum": 10,
+                  "resourceId": f"quiz-{i}"} for i in (1, 2, 3)]
+
+
+def test_a_launch_naming_only_the_courses_line_items_creates_one_line_item_for_every_student(online: Online) -> None:
+    lms = online.lms
+    _courses_line_items_only(lms, SCORE, LINEITEM)
+    alice, alice_csrf = _launched(online, "u-alice")
+    assert wait_done(alice, upload(alice, alice_csrf, notebook_bytes(online.course)))["status"] == "done"
+    [alice_score] = _wait_scores(lms, "lms-1001", 1)
+    [made] = lms.created  # looked for through every page of the container first, then created
+    assert made["resourceId"] == NAME and made["label"] == "Backpropagation from scratch"
+    assert made["scoreMaximum"] == 23 == alice_score["scoreMaximum"]  # autograded 20 + hand-graded 3
+    assert lms.scores[0][0] == made["id"]
+
+    bob, bob_csrf = _launched(online, "u-bob")
+    assert wait_done(bob, upload(bob, bob_csrf, notebook_bytes(online.course, "stub")))["status"] == "done"
+    [bob_score] = _wait_scores(lms, "lms-1002", 1)
+    assert [item for item, _score in lms.scores] == [made["id"], made["id"]]
+    assert lms.created == [made] and len(lms.items) == 4  # one line item, not two
+    assert bob_score["scoreGiven"] < alice_score["scoreGiven"]
+
+    teacher, _csrf = _launched(online, "u-teacher")
+    page = teacher.get("/instructor/lti").text
+    assert made["id"] in page.split('id="lineitems"', 1)[1] and POSTED in page
+
+
+def test_a_platform_granting_only_the_score_scope_gets_a_clear_status_and_no_crash(online: Online) -> None:
+    lms = online.lms
+    _courses_line_items_only(lms, SCORE)
+    carol, carol_csrf = _launched(online, "u-carol")  # the launch still signs her in
+    assert wait_done(carol, upload(carol, carol_csrf, notebook_bytes(online.course)))["status"] == "done"
+    teacher, _csrf = _launched(online, "u-teacher")
+    shown = wait_until(lambda: teacher.get("/instructor/lti").text, until=lambda page: FAILED in page,
+                       timeout=30, what="the missing line item on the instructor's page")
+    assert "NoLineItem: the LMS sent no line item for this link and granted only the score scope" in shown
+    assert "none: the LMS granted only the score scope" in shown.split('id="lineitems"', 1)[1]
+    assert lms.scores == [] and lms.created == [] and len(lms.items) == 3
+    logged = "".join(log.read_text() for log in online.course.glob("server-*.log"))
+    assert "no score can be posted until it does" in logged and "Traceback" not in logged
+
+    lms.scopes = [SCORE, LINEITEM]  # the instructor allows the line item scope; carol opens the assignment again
+    _launched(online, "u-carol")
+    [score] = _wait_scores(lms, "lms-1003", 1)  # at once, not after the failed post's backoff
+    assert [item for item, _score in lms.scores] == [lms.created[0]["id"]] and len(lms.created) == 1
+    assert score["scoreMaximum"] == 23

@@ -71,7 +71,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                                                            settings.requests_per_minute),
                       templates, runner, threading.Lock())
 
-    lms = lti.make_lti(settings, engine)
+    lms = lti.make_lti(settings, engine, {name: a.config.title for name, a in assignments.items()})
     if lms is not None and runner is not None:
         runner.recorded = lms.passback.recorded  # each counted grade goes to the LMS
 

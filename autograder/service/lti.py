@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from autograder.service import ltiroster
 from autograder.service.auth import INSTRUCTOR, start_session
 from autograder.service.context import Service
+from autograder.service.lineitems import can_make, columns
 from autograder.service.lticonfig import LtiSettings, tool_jwks
 from autograder.service.passback import SCORE_SCOPE, Link, Passback, rows, save_link
 from autograder.service.settings import ServiceSettings
@@ -259,10 +260,14 @@ def _link(service: Service, lti: Lti, name: str, student: str, data: Mapping[str
         log.warning("an LMS user linked to %s launched as %s; refused", other, student)
         return other
     ags = data.get(AGS_CLAIM) or {}
-    if ags.get("lineitem") and SCORE_SCOPE in (ags.get("scope") or ()):
+    scopes = tuple(str(s) for s in ags.get("scope") or ())
+    lineitem, container = (str(ags[k]) if ags.get(k) else None for k in ("lineitem", "lineitems"))
+    if (lineitem or container) and SCORE_SCOPE in scopes:
         save_link(service.engine, name, student, Link(issuer, client_id, str(data[DEPLOYMENT_CLAIM]),
-                                                      str(data["sub"]), str(ags["lineitem"]),
-                                                      tuple(ags.get("scope") or ())))
+                                                      str(data["sub"]), lineitem, scopes, container))
+        if lineitem is None and not can_make(scopes):
+            log.warning("%s launched %s from a link with no line item, and the LMS did not grant the line item "
+                        "scope: no score can be posted until it does (see the instructor's LTI page)", student, name)
         lti.passback.refresh((name, student))  # a grade recorded before this first launch is posted now
     return None
 
@@ -291,11 +296,13 @@ def instructor_page(request: Request) -> Response:
     tool = {"login": f"{base}/lti/login", "launch": f"{base}/lti/launch", "jwks": f"{base}/lti/jwks",
             "target": f"{base}/lti/launch"}
     return service.page(request, "lti.html", who, tool=tool, platforms=lti.settings.platforms,
-                        outbox=list(rows(service.engine)), parameter=lti.settings.assignment_parameter)
+                        outbox=list(rows(service.engine)), parameter=lti.settings.assignment_parameter,
+                        columns=list(columns(service.engine)))
 
 
-def make_lti(settings: ServiceSettings, engine: Any) -> Lti | None:
-    """The LTI side for ``settings`` (``--lti-config``, else ``lti.toml`` in the state folder), or None."""
+def make_lti(settings: ServiceSettings, engine: Any, titles: Mapping[str, str] | None = None) -> Lti | None:
+    """The LTI side for ``settings`` (``--lti-config``, else ``lti.toml`` in the state folder), or None;
+    ``titles`` (assignment name: title) label the line items the tool creates."""
     from autograder.service.lticonfig import load_settings, tool_conf
 
     path = settings.lti_config or settings.state_dir / "lti.toml"
@@ -303,7 +310,8 @@ def make_lti(settings: ServiceSettings, engine: Any) -> Lti | None:
         return None
     lti_settings = load_settings(path)
     conf = tool_conf(lti_settings, settings.state_dir)
-    return Lti(lti_settings, conf, ServerStore(), Passback(engine, conf, settings.db_url, settings.public_url))
+    return Lti(lti_settings, conf, ServerStore(), Passback(engine, conf, settings.db_url, settings.public_url,
+                                                           titles=titles))
 
 
 def grades_changed(request: Request, assignment: str, student: str | None = None) -> None:

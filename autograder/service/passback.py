@@ -7,6 +7,9 @@ retried with backoff (1 s, 2 s, 4 s, ... at most an hour) and shown on the instr
 enqueued again unchanged changes nothing, so nothing is posted twice for the same grade (only a server
 killed between the platform's answer and our commit posts that grade once more, which AGS allows: a score
 replaces the last one).
+
+A launch that names only its course's line item container (``lineitems``, no ``lineitem``) gets the
+assignment's line item found or created there before its first score (``service.lineitems``).
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, and_, or_, select, update
 
 from autograder.service.db import metadata, uploads, utcnow
+from autograder.service.lineitems import forget, lineitem_for
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
+    from pylti1p3.grade import Grade
 
 log = logging.getLogger("autograder.service.lti")
 
@@ -39,8 +44,10 @@ links = Table(
     Column("lineitem", Text, nullable=False),
     Column("scopes", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("lineitems", Text),
 )
-"""Where a student's grade goes: the platform, their LMS user id and the line item of their last launch."""
+"""Where a student's grade goes: the platform, their LMS user id and the line item of their last launch
+(``lineitem`` empty where the launch named only the course's line item container, ``lineitems``)."""
 
 outbox = Table(
     "autograder_lti_outbox", metadata,
@@ -75,10 +82,13 @@ class Link:
     """The deployment the launch came through."""
     lms_user: str
     """The student's user id on the platform (the launch's ``sub``): the only user their scores go to."""
-    lineitem: str
-    """The line item (gradebook column) URL scores are posted to."""
+    lineitem: str | None
+    """The line item (gradebook column) URL the launch named; None where it named only ``lineitems``."""
     scopes: tuple[str, ...]
     """The AGS scopes the platform granted."""
+    lineitems: str | None = None
+    """The course's line item container URL: where the assignment's line item is found or created when the
+    launch named none."""
 
 
 @dataclass(frozen=True)
@@ -98,14 +108,26 @@ class Due:
 
 
 def save_link(engine: Engine, assignment: str, student: str, link: Link) -> None:
-    """Remember where ``student``'s grade for ``assignment`` goes (their newest launch wins)."""
+    """Remember where ``student``'s grade for ``assignment`` goes (their newest launch wins).
+
+    A launch that changes the link (other scopes granted, another line item) makes a failed post due at once:
+    the instructor fixed the LMS's side and the student opened the assignment again."""
     values = {"issuer": link.issuer, "client_id": link.client_id, "deployment_id": link.deployment_id,
-              "lms_user": link.lms_user, "lineitem": link.lineitem, "scopes": json.dumps(list(link.scopes)),
-              "updated_at": utcnow()}
+              "lms_user": link.lms_user, "lineitem": link.lineitem or "", "lineitems": link.lineitems,
+              "scopes": json.dumps(list(link.scopes))}
+    now = utcnow()
     with engine.begin() as connection:
         key = and_(links.c.assignment == assignment, links.c.student == student)
-        if connection.execute(update(links).where(key).values(**values)).rowcount == 0:
-            connection.execute(links.insert().values(assignment=assignment, student=student, **values))
+        before = connection.execute(select(*(links.c[k] for k in values)).where(key)).first()
+        if before is None:
+            connection.execute(links.insert().values(assignment=assignment, student=student, updated_at=now,
+                                                     **values))
+            return
+        connection.execute(update(links).where(key).values(updated_at=now, **values))
+        if tuple(before) != tuple(values.values()):
+            connection.execute(update(outbox).where(outbox.c.assignment == assignment, outbox.c.student == student,
+                                                    outbox.c.last_error.is_not(None))
+                               .values(next_try_at=now, attempts=0))
 
 
 def linked_student(engine: Engine, issuer: str, client_id: str, lms_user: str) -> str | None:
@@ -122,8 +144,8 @@ def link_of(engine: Engine, assignment: str, student: str) -> Link | None:
                                                      links.c.student == student)).first()
     if row is None:
         return None
-    return Link(row.issuer, row.client_id, row.deployment_id, row.lms_user, row.lineitem,
-                tuple(json.loads(row.scopes)))
+    return Link(row.issuer, row.client_id, row.deployment_id, row.lms_user, row.lineitem or None,
+                tuple(json.loads(row.scopes)), row.lineitems)
 
 
 def gradebook_grade(gb: Gradebook, assignment: str, student: str) -> tuple[float, float, bool] | None:
@@ -229,8 +251,10 @@ class Passback:
     """
 
     def __init__(self, engine: Engine, tool_conf: Any, db_url: str, public_url: str, *,
-                 timeout_s: float = 30) -> None:
+                 titles: Mapping[str, str] | None = None, timeout_s: float = 30) -> None:
         self.engine, self.tool_conf, self.db_url, self.public_url = engine, tool_conf, db_url, public_url
+        self.titles = dict(titles or {})
+        """Each assignment's title: the label of a line item the tool creates."""
         self.timeout_s = timeout_s
         self._asked: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -310,11 +334,14 @@ class Passback:
             acknowledged(self.engine, item)
             done += 1
         return done
+
     def _post(self, item: Due, link: Link) -> None:
-        """Post one score with pylti1p3's AGS client (an access token from the platform's token URL first)."""
+        """Post one score with pylti1p3's AGS client (an access token from the platform's token URL first), to
+        the launch's line item, else to the assignment's line item found or created in the course's container."""
         import requests
         from pylti1p3.assignments_grades import AssignmentsGradesService
-        from pylti1p3.grade import Grade
+        from pylti1p3.exception import LtiServiceException
+        from pylti1p3.lineitem import LineItem
         from pylti1p3.service_connector import ServiceConnector
 
         if SCORE_SCOPE not in link.scopes:
@@ -322,14 +349,28 @@ class Passback:
         registration = self.tool_conf.find_registration_by_params(link.issuer, link.client_id)
         with requests.Session() as session:
             session.request = _with_timeout(session.request, self.timeout_s)  # type: ignore[method-assign]
-            endpoint: Any = {"scope": list(link.scopes), "lineitem": link.lineitem}
+            endpoint: Any = {"scope": list(link.scopes), "lineitem": link.lineitem, "lineitems": link.lineitems}
             service = AssignmentsGradesService(ServiceConnector(registration, session), endpoint)
-            p = item.payload
-            stamp = item.changed_at.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds")
-            grade = (Grade().set_score_given(p["score"]).set_score_maximum(p["max"]).set_timestamp(stamp)
-                     .set_activity_progress("Submitted").set_user_id(link.lms_user).set_comment(p["comment"])
-                     .set_grading_progress("PendingManual" if p["pending"] else "FullyGraded"))
-            service.put_grade(grade)
+            url = link.lineitem or lineitem_for(self.engine, service, link, item.assignment,
+                                                label=self.titles.get(item.assignment, item.assignment),
+                                                maximum=item.payload["max"])
+            try:
+                service.put_grade(_grade(item, link), LineItem().set_id(url))
+            except LtiServiceException as exc:
+                if link.lineitem is None and exc.response.status_code in (404, 410):
+                    forget(self.engine, link, item.assignment)  # deleted in the LMS: found or made anew next try
+                raise
+
+
+def _grade(item: Due, link: Link) -> Grade:
+    """The AGS score of ``item`` for ``link``'s LMS user (pylti1p3's ``Grade``)."""
+    from pylti1p3.grade import Grade
+
+    p = item.payload
+    stamp = item.changed_at.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds")
+    return (Grade().set_score_given(p["score"]).set_score_maximum(p["max"]).set_timestamp(stamp)
+            .set_activity_progress("Submitted").set_user_id(link.lms_user).set_comment(p["comment"])
+            .set_grading_progress("PendingManual" if p["pending"] else "FullyGraded"))
 
 
 def _with_timeout(request: Any, timeout_s: float) -> Any:

@@ -88,6 +88,12 @@ def per_hour(all_uploads: Sequence[Upload]) -> str:
 
 def regrade_counts(asked: Sequence[tuple[str, str, bool]]) -> str:
     """How many regrade requests each check or answer drew (``asked``: notebook, grade_id, still open), most first."""
+    return _svg(regrade_figure(asked))
+
+
+def regrade_figure(asked: Sequence[tuple[str, str, bool]]) -> Figure:
+    """The figure of `regrade_counts`: stacked bars (answered, open) per check; the legend right of the axes,
+    where no bar can be (the longest bar reaches the axes' right edge)."""
     total: Counter[str] = Counter()
     waiting: Counter[str] = Counter()
     several = len({notebook for notebook, _g, _o in asked}) > 1
@@ -108,9 +114,9 @@ def regrade_counts(asked: Sequence[tuple[str, str, bool]]) -> str:
     ax.set_xlabel("regrade requests")
     ax.set_title(f"Regrade requests per check ({sum(total.values())} in all)")
     if labels:
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(figure)
+    return figure
 
 
 def similarity_histogram(report: Report) -> str:
