@@ -141,6 +141,8 @@ class SubmissionResult:
     """Extra feedback sections recorded by hidden tests (tables, text)."""
     skipped: bool = False
     """True when an unchanged, already graded submission was not run again."""
+    graded_again: str = ""
+    """Why an unchanged, already graded submission was run again ('' when it was not): its time factor changed."""
     phases: tuple[tuple[str, float], ...] = ()
     """Seconds per grading phase, in order: stage, execute, test, close, score (in the worker), record (where
     results are written); see :mod:`autograder.grading.hooks`. Empty for a submission that was not graded now."""

@@ -127,6 +127,40 @@ def test_a_students_time_factor_stretches_the_batchs_time_limits(tiny: Path, san
     assert lines["dan"].split()[1] == "0/4" and "did not finish within 3 s" in lines["dan"], graded.output
 
 
+def _student_lines(output: str) -> dict[str, str]:
+    """The batch's line per student ('  carol: 4/4 graded again: ...'), by student, without what wraps onto the next."""
+    return {line.split(":")[0].strip(): line.split(":", 1)[1].strip() for line in output.splitlines()
+            if line.startswith("  ")}
+
+
+def test_a_time_factor_given_after_a_timeout_regrades_the_unchanged_submission(tiny: Path, sandbox_name: str) -> None:
+    toml = tiny / "source" / "tiny" / "assignment.toml"
+    toml.write_text(toml.read_text().replace("notebook_timeout_s = 15", "notebook_timeout_s = 3"))
+    subs = tiny / "subs"
+    for student in ("carol", "dan"):  # 5 s of work: past 3 s, within 3 x 4 s
+        factories.submission(subs, student, _variant(tiny, extra="import time\ntime.sleep(5)"))
+    runner = CliRunner()
+
+    def run(*arguments: str) -> dict[str, str]:
+        done = runner.invoke(main, [*arguments, "--course", str(tiny)])
+        assert done.exit_code == 0, done.output
+        return _student_lines(done.output)
+
+    def batch() -> dict[str, str]:
+        return run("grade", "tiny", str(subs), "--sandbox", sandbox_name)  # never --force
+
+    first = batch()
+    assert first["carol"].startswith("0/4 the notebook did not finish within 3 s"), first
+    run("extend", "tiny", "carol", "--time-factor", "4")
+    second = batch()  # carol's files did not change, her time limits did
+    assert second == {"carol": "4/4 graded again: time factor set to ×4 after the last grade", "dan": "0/4 unchanged"}
+    assert batch() == {"carol": "4/4 unchanged", "dan": "0/4 unchanged"}  # graded since: nothing to do
+    run("extend", "tiny", "carol", "--time-factor", "1")  # taken back: what had more time is graded again
+    fourth = batch()
+    assert fourth["carol"].startswith("0/4 graded again: time factor set to ×1 after the last grade; the"), fourth
+    assert fourth["dan"] == "0/4 unchanged"
+
+
 def test_sys_exit_in_a_cell_stops_that_cell_only(tiny: Path, sandbox_name: str) -> None:
     nb = _variant(tiny)
     first_solution = next(i for i, c in enumerate(nb.cells) if c.get("id") == "add")

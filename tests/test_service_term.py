@@ -13,9 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from autograder.gradebook import store
 from autograder.service.app import create_app
+from autograder.service.db import engine_for
 from autograder.service.roster import import_roster
 from tests.service_helpers import (
     INSTRUCTOR,
@@ -138,3 +140,70 @@ def test_a_regrade_request_is_answered_logged_and_shown_to_the_student(
             ("ann", "hand grade", "answer-vanishing", "", "2.5", "instructor")]
         assert all(c["why"].startswith("regrade request #") for c in changes)
         assert "answer-vanishing" in teacher.get(f"/instructor/a/{NAME}/students/ann").text
+
+
+def _refuse_answers(db_url: str, *, refuse: bool) -> None:
+    """Make every write of a regrade request's row fail in the database (as a full disk would), or stop that."""
+    sqlite = db_url.startswith("sqlite")
+    statements = ((["CREATE TRIGGER refuse_answer BEFORE UPDATE ON autograder_regrade "
+                    "BEGIN SELECT RAISE(ABORT, 'disk full'); END"] if sqlite else
+                   ["CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+                    "CREATE TRIGGER refuse_answer BEFORE UPDATE ON autograder_regrade "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_answer()"]) if refuse else
+                  ["DROP TRIGGER refuse_answer" + ("" if sqlite else " ON autograder_regrade")])
+    engine = engine_for(db_url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _manual_score(db_url: str, grade_id: str) -> float | None:
+    with store.open_gradebook(db_url) as gb:
+        return gb.find_grade(grade_id, NAME, NAME, "ann").manual_score  # type: ignore[no-any-return]
+
+
+def test_a_regrade_answer_commits_with_its_grade_and_change_log_row_or_not_at_all(
+        tmp_path: Path, db_url: str, sandbox_name: str) -> None:
+    course = _course(tmp_path)
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["ann"]), settings)
+    pages_only = settings_for(course, db_url, grade=False)  # one runner grades; the other app serves pages
+    with TestClient(create_app(settings)) as ann, \
+            TestClient(create_app(pages_only), raise_server_exceptions=False) as teacher:
+        csrf = sign_in(ann, token_for(settings, "ann"))
+        uploaded = upload(ann, csrf, notebook_bytes(course))
+        assert wait_done(ann, uploaded)["status"] == "done"
+        for grade_id in ("test-train", "test-loss"):
+            asked = ann.post(f"/uploads/{uploaded}/regrade", data={
+                "csrf": csrf, "cell": f"check:{NAME}:{grade_id}", "message": f"Look at {grade_id} again."},
+                follow_redirects=False)
+            assert asked.status_code == 303, asked.text[-300:]
+        staff = sign_in(teacher, INSTRUCTOR)
+        listed = teacher.get(f"/instructor/a/{NAME}/regrades").text
+        train, loss = (int(n) for n in re.findall(r'action="/instructor/regrades/(\d+)"', listed))
+        answers = {train: {"csrf": staff, "decision": "change", "score": "1", "answer": "Half the curve."},
+                   loss: {"csrf": staff, "decision": "keep", "answer": "The loss check is right."}}
+
+        _refuse_answers(db_url, refuse=True)  # the request's row cannot be written: nothing of the answer may stay
+        for number, form in answers.items():
+            assert teacher.post(f"/instructor/regrades/{number}", data=form).status_code == 500
+        assert _manual_score(db_url, "test-train") is None and _score(ann, uploaded) == pytest.approx(20 - 4.6)
+        assert _export(teacher, f"/instructor/a/{NAME}/changes.csv") == []
+        assert "Awaiting an answer (2)" in teacher.get(f"/instructor/a/{NAME}/regrades").text
+
+        _refuse_answers(db_url, refuse=False)
+        for number, form in answers.items():
+            assert teacher.post(f"/instructor/regrades/{number}", data=form, follow_redirects=False).status_code == 303
+        assert _manual_score(db_url, "test-train") == 1 and _score(ann, uploaded) == pytest.approx(19 - 4.6)
+        changes = _export(teacher, f"/instructor/a/{NAME}/changes.csv")
+        assert [(c["kind"], c["grade_id"], c["old"], c["new"], c["why"]) for c in changes] == [
+            ("override", "test-train", "2", "1", f"regrade request #{train}: Half the curve."),
+            ("kept", "test-loss", "2", "2", f"regrade request #{loss}: The loss check is right.")]
+        assert "Awaiting an answer (0)" in teacher.get(f"/instructor/a/{NAME}/regrades").text
+        page = ann.get(f"/uploads/{uploaded}/feedback").text
+        assert "answered: 2 → 1 points" in page and "Half the curve." in page
+        assert "answered: grade kept" in page and "The loss check is right." in page

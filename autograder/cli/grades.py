@@ -40,6 +40,7 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
       autograder grade backpropagation_simulation submissions/ --scheduler tcp://10.0.0.5:8786
     """
     from autograder.grading.batch import grade as run_grade
+    from autograder.grading.batch import status
     from autograder.grading.options import GradeOptions
     from autograder.results import SubmissionResult
 
@@ -51,8 +52,7 @@ def grade(name: str, submissions: Path, jobs: int, sandbox: str, db_url: str | N
 
         def on_result(result: SubmissionResult, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
-            status = "unchanged" if result.skipped else (result.reason or "")
-            progress.console.print(f"  {result.student_id}: {result.score:g}/{result.max_score:g} {status}")
+            progress.console.print(f"  {result.student_id}: {result.score:g}/{result.max_score:g} {status(result)}")
 
         batch = run_grade(name, submissions, root=course, db_url=db_url, feedback_dir=feedback_dir,
                           options=options, on_result=on_result)

@@ -1,7 +1,8 @@
 """The change log: every grade a person changes (hand grade, override, extension) with who, when, old, new, why.
 
 Kept in a table of ours beside nbgrader's (``autograder_change``), written in the same gradebook as
-the grade it describes, and exported as a second CSV beside nbgrader's (``<name>-changes.csv``).
+the grade it describes, and exported as a second CSV beside nbgrader's (``<name>-changes.csv``). A regrade
+request answered with the grade kept is logged too (``KEPT``: old and new the same).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
     from sqlalchemy.orm import Session, scoped_session
 
-HAND_GRADE, OVERRIDE, EXTENSION = "hand grade", "override", "extension"
-"""Kinds of change: a hand grade entered, an autograded check's score overridden, a due date moved."""
+HAND_GRADE, OVERRIDE, EXTENSION, KEPT = "hand grade", "override", "extension", "kept"
+"""Kinds of change: a hand grade entered, an autograded check's score overridden, a due date moved, a grade
+looked at again and kept (a regrade request's answer; old and new are the same)."""
 
 metadata = MetaData()
 
@@ -50,7 +52,7 @@ class Change:
     student: str
     """Whose grade changed."""
     kind: str
-    """HAND_GRADE, OVERRIDE or EXTENSION."""
+    """HAND_GRADE, OVERRIDE, EXTENSION or KEPT."""
     notebook: str
     """Notebook of the cell ('' for an extension)."""
     grade_id: str

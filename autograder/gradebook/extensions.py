@@ -35,7 +35,8 @@ accommodations = Table(
     Column("time_factor", Float, nullable=False),
     Column("set_at", DateTime, nullable=False),
 )
-"""A student's extra time on one assignment: the grader's time limits times ``time_factor``."""
+"""A student's extra time on one assignment: the grader's time limits times ``time_factor``, set at ``set_at``
+(a factor given back stays as 1, so that a batch knows to grade again what had more time)."""
 
 
 class ExtensionError(UserError, ValueError):
@@ -128,14 +129,13 @@ def grant(gb: Gradebook, assignment: str, student: str, *, until: dt.datetime | 
         new = _new_until(before.due, until, days)
         submission = submission_row(gb, assignment, student)
         submission.extension = None if new is None or before.due is None else new - before.due
-    if time_factor is not None:
+    if time_factor is not None and time_factor != before.time_factor:
+        # a factor given back stays, as 1: ``changed_at`` tells a batch to grade again what had more time
         ensure_table(gb)
-        keys = {"assignment": assignment, "student": student}
         gb.db.execute(delete(accommodations).where(accommodations.c.assignment == assignment,
                                                    accommodations.c.student == student))
-        if time_factor != 1.0:
-            gb.db.execute(insert(accommodations).values(**keys, time_factor=time_factor,
-                                                        set_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
+        gb.db.execute(insert(accommodations).values(assignment=assignment, student=student, time_factor=time_factor,
+                                                    set_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
     gb.db.flush()
     return before, read(gb.db, assignment, student)
 
@@ -164,5 +164,15 @@ def time_factors(bind: Connection | Session | scoped_session[Session], assignmen
     if not changes.has_table(bind, accommodations.name):
         return {}
     rows = bind.execute(select(accommodations.c.student, accommodations.c.time_factor).where(
-        accommodations.c.assignment == assignment)).all()
+        accommodations.c.assignment == assignment, accommodations.c.time_factor != 1.0)).all()
     return {student: float(factor) for student, factor in rows}
+
+
+def changed_at(bind: Connection | Session | scoped_session[Session], assignment: str) -> dict[str, dt.datetime]:
+    """When each student's time factor on ``assignment`` last changed (naive UTC), by student; a factor given
+    back to 1 counts (read with any connection or session, as ``time_factors``)."""
+    if not changes.has_table(bind, accommodations.name):
+        return {}
+    rows = bind.execute(select(accommodations.c.student, accommodations.c.set_at).where(
+        accommodations.c.assignment == assignment)).all()
+    return {student: set_at for student, set_at in rows}

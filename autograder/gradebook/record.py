@@ -9,8 +9,8 @@ A batch (``grading.batch``), an upload graded by the service (``service.runner``
   which pages show the student's grade (a grader killed in between finds no row, and regrades);
 - ``redraw`` draws every registered page again from its kept result with the hand grades now in
   the gradebook; ``enter_hand_grade`` is a hand grade (or an override of a check) entered and logged
-  (``changes``) in one transaction, then redrawn; ``extend`` and ``recompute_lateness`` move a due date
-  and restate the late penalties it changes.
+  (``changes``) in one transaction, then redrawn (``keep_grade``: a grade looked at again and kept, logged);
+  ``extend`` and ``recompute_lateness`` move a due date and restate the late penalties it changes.
 """
 
 from __future__ import annotations
@@ -224,14 +224,9 @@ def overridden(gb: Gradebook, assignment: Assignment, result: SubmissionResult) 
     return dataclasses.replace(result, cells=cells, score=round(score, 6))
 
 
-def score_now(db_url: str, name: str, student: str, notebook: str, grade_id: str) -> float | None:
-    """The points a cell counts now (the hand grade, else the automatic score), None when it has neither."""
-    with handgrading.open_existing(db_url) as gb:
-        return _score_of(gb, name, student, notebook, grade_id)
-
-
-def _score_of(gb: Gradebook, name: str, student: str, notebook: str, grade_id: str) -> float | None:
-    """As ``score_now``, in a gradebook already open."""
+def score_of(gb: Gradebook, name: str, student: str, notebook: str, grade_id: str) -> float | None:
+    """The points a cell counts now (the hand grade, else the automatic score), None when it has neither; read in
+    the caller's session, so that what it writes next agrees with it."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -258,7 +253,7 @@ def hand_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: st
     """As ``enter_hand_grade``, in a gradebook already open: the grade, its change log row and ``also`` commit
     together or not at all (a failure rolls all three back); then the pages are redrawn."""
     try:
-        old = _score_of(gb, assignment.name, student, notebook, grade_id)
+        old = score_of(gb, assignment.name, student, notebook, grade_id)
         item = handgrading.enter(gb, assignment.name, student, notebook, grade_id, score=score, comment=comment)
         kind = changes.OVERRIDE if item.kind == handgrading.AUTOGRADED else changes.HAND_GRADE
         changes.log(gb, changes.Change(assignment.name, student, kind, item.notebook, grade_id,
@@ -271,6 +266,24 @@ def hand_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: st
         gb.db.rollback()
         raise
     return item, redraw(gb, assignment, student)
+
+
+def keep_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: str, grade_id: str, *, by: str,
+               why: str, also: Callable[[Gradebook], None] | None = None) -> float | None:
+    """A person looked at a cell's grade again and kept it (a regrade request's answer): log that (``changes.KEPT``,
+    the old and new score the same) and run ``also`` in one transaction; the score kept. Nothing to redraw."""
+    try:
+        kept = score_of(gb, assignment.name, student, notebook, grade_id)
+        changes.log(gb, changes.Change(assignment.name, student, changes.KEPT, notebook.removesuffix(".ipynb"),
+                                       grade_id, changes.score_text(kept), changes.score_text(kept), by, changes.now(),
+                                       why))
+        if also is not None:
+            also(gb)
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        raise
+    return kept
 
 
 def recompute_lateness(gb: Gradebook, assignment: Assignment, student: str | None = None, *,

@@ -70,6 +70,8 @@ class StoredResult:
     """The most points it can earn."""
     reason: str | None
     """Why the submission scored zero as a whole, if it did."""
+    graded_at: dt.datetime | None = None
+    """When it was recorded (naive UTC); None when not known."""
 
 
 def default_url(root: Path) -> str:
@@ -147,7 +149,8 @@ def sync_assignment(gb: Gradebook, assignment: str, notebook: str, cells: Sequen
         )
 
 
-_STORED = text("SELECT student, digest, score, max_score, reason FROM autograder_result WHERE assignment = :a")
+_STORED = text("SELECT student, digest, score, max_score, reason, graded_at FROM autograder_result "
+               "WHERE assignment = :a")
 
 
 def peek_stored(url: str, assignment: str) -> dict[str, StoredResult]:
@@ -163,7 +166,7 @@ def peek_stored(url: str, assignment: str) -> dict[str, StoredResult]:
         if connection is None or "autograder_result" not in inspect(connection).get_table_names():
             return {}
         rows = connection.execute(_STORED, {"a": assignment})
-        return {r[0]: StoredResult(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        return {r[0]: StoredResult(r[0], r[1], r[2], r[3], r[4], dt.datetime.fromisoformat(r[5])) for r in rows}
 
 
 @contextmanager

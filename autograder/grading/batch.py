@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.authoring.notebook import grade_cells, read_source
 from autograder.config import Assignment, load_assignment
@@ -21,7 +23,10 @@ from autograder.results import BatchResult, SubmissionResult
 from autograder.sandbox import get_sandbox, sweep
 from autograder.sandbox.owners import run_folder, temporary_files_in
 
-__all__ = ["grade", "summary_rows"]
+if TYPE_CHECKING:
+    from autograder.gradebook.store import StoredResult
+
+__all__ = ["grade", "status", "summary_rows"]
 
 
 def grade(
@@ -52,8 +57,9 @@ def grade(
         done = store.peek_stored(url, name)
         with store.peek(url) as connection:  # extra time (`autograder extend --time-factor`), as the service
             factors = extensions.time_factors(connection, name) if connection is not None else {}
+            retimed = extensions.changed_at(connection, name) if connection is not None else {}
         results: list[SubmissionResult] = []
-        todo, unchanged = _split_unchanged(assignment, found, done, force=options.force)
+        todo, unchanged, again = _split_unchanged(assignment, found, done, force=options.force, retimed=retimed)
         with contextlib.ExitStack() as stack:
             # workers start before the gradebook opens: nbgrader's slow import overlaps the first containers
             futures = _submit_all(stack, assignment, todo, options, run, factors)
@@ -62,6 +68,9 @@ def grade(
             record = _recorder(gb, assignment, out_dir, options.hooks)
 
             def finish(result: SubmissionResult) -> None:
+                if result.student_id in again:
+                    result = dataclasses.replace(result, graded_again=f"graded again: time factor set to "
+                                                 f"×{factors.get(result.student_id, 1.0):g} after the last grade")
                 results.append(result if result.skipped else record(result))
                 if on_result:
                     on_result(results[-1], len(results), len(found))
@@ -110,20 +119,27 @@ def _recorder(gb: Any, assignment: Assignment, out_dir: Path,
     return record_one
 
 
-def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: Mapping[str, Any], *,
-                     force: bool) -> tuple[list[Submission], list[SubmissionResult]]:
-    """Submissions to grade, and the results kept for those whose files are unchanged since they were graded."""
+def _split_unchanged(assignment: Assignment, found: Sequence[Submission], done: Mapping[str, StoredResult], *,
+                     force: bool, retimed: Mapping[str, dt.datetime]
+                     ) -> tuple[list[Submission], list[SubmissionResult], set[str]]:
+    """Submissions to grade, the results kept for those whose files are unchanged since they were graded, and who
+    is graded again with unchanged files: a student whose time factor changed (``retimed``: when, by student)
+    after their grade was recorded, so that extra time given after a timeout counts without ``--force``."""
     todo: list[Submission] = []
     unchanged: list[SubmissionResult] = []
+    again: set[str] = set()
     for sub in found:
         previous = done.get(sub.student_id)
         digest = file_digest(submitted_files(sub, assignment)) if sub.notebook else ""
-        if previous and not force and previous.digest == digest and digest:
+        if not previous or force or previous.digest != digest or not digest:
+            todo.append(sub)
+        elif (changed := retimed.get(sub.student_id)) and (previous.graded_at is None or changed > previous.graded_at):
+            todo.append(sub)
+            again.add(sub.student_id)
+        else:
             unchanged.append(SubmissionResult(sub.student_id, previous.score, previous.max_score, (),
                                               previous.reason, digest=digest, skipped=True))
-        else:
-            todo.append(sub)
-    return todo, unchanged
+    return todo, unchanged, again
 
 
 def _fail_if_none_ran(results: Sequence[SubmissionResult], submissions: Path) -> None:
@@ -163,10 +179,17 @@ def _collect(futures: dict[Future[SubmissionResult], Submission],
         finish(future.result())
 
 
+def status(result: SubmissionResult) -> str:
+    """What a batch says of one result beside its score: 'unchanged', why it scored zero or was graded again, or ''."""
+    if result.skipped:
+        return "unchanged"
+    return "; ".join(part for part in (result.graded_again, result.reason or "") if part)
+
+
 def summary_rows(batch: BatchResult) -> list[dict[str, Any]]:
     """One plain row per student, for tables and logs."""
     return [
         {"student": r.student_id, "score": r.score, "max": r.max_score,
-         "seconds": round(r.seconds, 2), "status": "unchanged" if r.skipped else (r.reason or "graded")}
+         "seconds": round(r.seconds, 2), "status": status(r) or "graded"}
         for r in batch.results
     ]

@@ -1,15 +1,17 @@
 """Regrade requests: a student asks about a check or a hand-graded answer on their feedback page, the instructor
 answers (kept, a new hand grade, or an override of the check), and the student reads the answer there.
 
-A changed grade enters through the one recording path (``gradebook.record.enter_hand_grade``), which logs
-it and redraws every page; the upload rows the service keeps are restated in the same transaction.
+A changed grade enters through the one recording path (``gradebook.record.hand_grade``), which logs it and
+redraws every page; a kept one is logged there too (``record.keep_grade``). The request's answer, and for a
+changed grade the upload rows the service keeps, are written in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from sqlalchemy import Engine, func, insert, select, update
@@ -25,6 +27,9 @@ from autograder.service.auth import User, check_csrf, may_see
 from autograder.service.context import Service
 from autograder.service.db import regrades, utcnow
 from autograder.service.runner import feedback_path
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
 
 router = APIRouter()
 
@@ -157,7 +162,11 @@ def ask(service: Service, upload: queue.Upload, key: str, message: str) -> int:
 def answer(service: Service, request_id: int, who: User, *, change: bool, score: float | None,
            text: str) -> Regrade:
     """Answer an open request: keep the grade, or change it (a new hand grade, or an override of the check)
-    through the one recording path; the answer shows on the student's feedback page."""
+    through the one recording path; the answer shows on the student's feedback page.
+
+    The old score is read, and the request's row written, in the gradebook transaction of the grade (with its
+    change log row and, for a new grade, the counted upload's score): all of them commit, or none does.
+    """
     found = _read(service.engine, regrades.c.id == request_id)
     if not found or found[0].status != OPEN or found[0].assignment not in service.assignments:
         raise HTTPException(404, "no open regrade request of that number")
@@ -165,22 +174,42 @@ def answer(service: Service, request_id: int, who: User, *, change: bool, score:
     text = text.strip()
     if not text or len(text) > MAX_MESSAGE:
         raise HTTPException(400, f"write an answer for the student (at most {MAX_MESSAGE} characters)")
+    if change and score is None:
+        raise HTTPException(400, "give the new score")
     assignment = service.assignments[asked.assignment]
-    old = record.score_now(service.settings.db_url, asked.assignment, asked.student, asked.notebook, asked.grade_id)
-    values: dict[str, Any] = {"status": KEPT, "old_score": old, "new_score": old}
-    if change:
-        if score is None:
-            raise HTTPException(400, "give the new score")
-        item, _pages = record.enter_hand_grade(
-            assignment, service.settings.db_url, asked.student, asked.notebook, asked.grade_id, score=score,
-            by=who.name, why=f"regrade request #{asked.id}: {text}",
-            also=term.restate(service.settings.state_dir, assignment, asked.student))
-        values = {"status": OVERRIDDEN if item.kind == handgrading.AUTOGRADED else CHANGED, "old_score": old,
-                  "new_score": item.score}
-    with service.engine.begin() as connection:
-        connection.execute(update(regrades).where(regrades.c.id == asked.id).values(
-            answer=text, answered_by=who.name, answered_at=utcnow(), **values))
+    why = f"regrade request #{asked.id}: {text}"
+    with handgrading.open_existing(service.settings.db_url) as gb:
+        old = record.score_of(gb, asked.assignment, asked.student, asked.notebook, asked.grade_id)
+        if change and score is not None:
+            restate = term.restate(service.settings.state_dir, assignment, asked.student)
+            answered = _answered(asked, OVERRIDDEN if asked.kind == CHECK else CHANGED, who, text, old)
+
+            def also(gb: Gradebook) -> None:
+                restate(gb)
+                answered(gb)
+
+            record.hand_grade(gb, assignment, asked.student, asked.notebook, asked.grade_id, score=score,
+                              by=who.name, why=why, also=also)
+        else:
+            record.keep_grade(gb, assignment, asked.student, asked.notebook, asked.grade_id, by=who.name, why=why,
+                              also=_answered(asked, KEPT, who, text, old))
     return _read(service.engine, regrades.c.id == asked.id)[0]
+
+
+def _answered(asked: Regrade, status: str, who: User, text: str,
+              old: float | None) -> Callable[[Gradebook], None]:
+    """What an answer writes in the grade's transaction: the request's row, answered (``status``), with the score
+    before and the score now; a request answered meanwhile (another instructor) makes the whole answer fail."""
+
+    def write(gb: Gradebook) -> None:
+        new = record.score_of(gb, asked.assignment, asked.student, asked.notebook, asked.grade_id)
+        done = gb.db.connection().execute(update(regrades).where(
+            regrades.c.id == asked.id, regrades.c.status == OPEN).values(
+            status=status, answer=text, answered_by=who.name, answered_at=utcnow(), old_score=old, new_score=new))
+        if done.rowcount != 1:
+            raise HTTPException(409, f"regrade request #{asked.id} was answered meanwhile; reload the page")
+
+    return write
 
 
 def panel(service: Service, who: User, upload: queue.Upload, csrf: str) -> str:

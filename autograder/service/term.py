@@ -59,7 +59,7 @@ def changes_by_student(service: Service, name: str) -> dict[str, list[changes.Ch
 def restate(state_dir: Path, assignment: Assignment, student: str | None = None) -> Callable[[Gradebook], None]:
     """What ``record.recompute_lateness`` runs in its transaction for the service: the counted uploads' late
     penalty and score again (``student``'s, or everyone's) from the due dates and overrides now in the gradebook;
-    also what a regrade's answer runs with ``record.enter_hand_grade``."""
+    also what a regrade's answer runs with ``record.hand_grade``."""
 
     def also(gb: Gradebook) -> None:
         if uploads.name not in inspect(gb.db.connection()).get_table_names():
