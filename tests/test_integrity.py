@@ -3,6 +3,9 @@ solution and on independent correct solutions, and its artifact and output evide
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -106,3 +109,14 @@ def test_artifacts_saved_again_and_shared_unusual_outputs_are_evidence(tmp_path:
     assert pairs[("ben", "cat")].outputs == ("my seed is 4242424242 today",) and not pairs[("ben", "cat")].flagged
     assert not pairs[("ann", "cat")].artifacts and not pairs[("cat", "dan")].flagged
     assert compare(works)[0] == ann_ben  # ranked first
+
+
+def test_the_same_submissions_score_the_same_in_every_process(corpus: Path) -> None:
+    # copydetect hashes with Python's per-process salted hash(); the report must not depend on that salt
+    script = ("import sys; from pathlib import Path; from autograder.checking.integrity import report_of_folder; "
+              f"r = report_of_folder({NAME!r}, Path(sys.argv[1]), root=Path(sys.argv[2])); "
+              "print([(p.first, p.second, round(p.similarity, 9)) for p in r.pairs])")
+    runs = {seed: subprocess.run([sys.executable, "-c", script, str(corpus), str(ROOT)], capture_output=True,
+                                 text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert runs["1"] and runs["1"] == runs["2"]

@@ -40,7 +40,7 @@ def grade(
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``submissions`` (folder or zip) for assignment ``name``."""
-    from autograder.gradebook import extensions, store  # here, not at the top: workers need none
+    from autograder.gradebook import store  # here, not at the top: workers need none
 
     started = time.perf_counter()
     assignment = load_assignment(name, root)
@@ -55,9 +55,7 @@ def grade(
             start_server()  # its imports overlap finding the submissions
         found = discover(_unpacked(assignment, submissions, run), run, assignment.config.notebook, assignment=name)
         done = store.peek_stored(url, name)
-        with store.peek(url) as connection:  # extra time (`autograder extend --time-factor`), as the service
-            factors = extensions.time_factors(connection, name) if connection is not None else {}
-            retimed = extensions.changed_at(connection, name) if connection is not None else {}
+        factors, retimed = _time_factors(url, name)
         results: list[SubmissionResult] = []
         todo, unchanged, again = _split_unchanged(assignment, found, done, force=options.force, retimed=retimed)
         with contextlib.ExitStack() as stack:
@@ -81,6 +79,17 @@ def grade(
     results.sort(key=lambda r: r.student_id)
     _fail_if_none_ran(results, submissions)
     return BatchResult(name, results, time.perf_counter() - started, url, out_dir, str(swept) if swept else "")
+
+
+def _time_factors(url: str, name: str) -> tuple[dict[str, float], dict[str, dt.datetime]]:
+    """Students' extra time (`autograder extend --time-factor`, applied as the service applies it) and when each
+    factor last changed; none before the gradebook exists."""
+    from autograder.gradebook import extensions, store
+
+    with store.peek(url) as connection:
+        if connection is None:
+            return {}, {}
+        return extensions.time_factors(connection, name), extensions.changed_at(connection, name)
 
 
 def _check_source(assignment: Assignment) -> None:

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, DateTime, Engine, String, Table, Text, and_, delete, select, update
 
 from autograder.service.db import metadata, utcnow
+from autograder.service.ltilinks import Link, links
 
 if TYPE_CHECKING:
     from pylti1p3.assignments_grades import AssignmentsGradesService
-
-    from autograder.service.passback import Link
 
 log = logging.getLogger("autograder.service.lti")
 
@@ -109,8 +108,6 @@ def can_make(scopes: tuple[str, ...]) -> bool:
 
 def columns(engine: Engine) -> Iterator[dict[str, Any]]:
     """Each (assignment, course container) whose links name no line item, and its line item or why none yet."""
-    from autograder.service.passback import links
-
     with engine.connect() as connection:
         found = connection.execute(
             select(links.c.assignment, links.c.issuer, links.c.client_id, links.c.lineitems, links.c.scopes,

@@ -32,7 +32,8 @@ from autograder.service.auth import INSTRUCTOR, start_session
 from autograder.service.context import Service
 from autograder.service.lineitems import can_make, columns
 from autograder.service.lticonfig import LtiSettings, tool_jwks
-from autograder.service.passback import SCORE_SCOPE, Link, Passback, rows, save_link
+from autograder.service.ltilinks import Link
+from autograder.service.passback import SCORE_SCOPE, Passback, rows, save_link
 from autograder.service.settings import ServiceSettings
 
 log = logging.getLogger("autograder.service.lti")
@@ -252,7 +253,7 @@ def _assignment_named(service: Service, settings: LtiSettings, data: Mapping[str
 def _link(service: Service, lti: Lti, name: str, student: str, data: Mapping[str, Any]) -> str | None:
     """Remember where the student's grade goes (their LMS user and line item); refuses (returns the other
     student) an LMS user already linked to someone else, so no LMS account ever gets two students' scores."""
-    from autograder.service.passback import linked_student
+    from autograder.service.ltilinks import linked_student
 
     issuer, client_id = str(data["iss"]), str(message_client_id(data))
     other = linked_student(service.engine, issuer, client_id, str(data["sub"]))
@@ -317,7 +318,7 @@ def make_lti(settings: ServiceSettings, engine: Any, titles: Mapping[str, str] |
 def grades_changed(request: Request, assignment: str, student: str | None = None) -> None:
     """Grades changed outside the runner (a hand grade; ``student`` None: maybe every student's): the
     passback reads them from the gradebook and posts what changed. Nothing where LTI is not set up."""
-    from autograder.service.passback import linked
+    from autograder.service.ltilinks import linked
 
     found: Lti | None = getattr(request.app.state, "lti", None)
     if found is None:

@@ -26,28 +26,13 @@ from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, a
 
 from autograder.service.db import metadata, uploads, utcnow
 from autograder.service.lineitems import forget, lineitem_for
+from autograder.service.ltilinks import Link, link_of, linked, links
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
     from pylti1p3.grade import Grade
 
 log = logging.getLogger("autograder.service.lti")
-
-links = Table(
-    "autograder_lti_link", metadata,
-    Column("assignment", String(128), primary_key=True),
-    Column("student", String(128), primary_key=True),
-    Column("issuer", String(255), nullable=False),
-    Column("client_id", String(255), nullable=False),
-    Column("deployment_id", String(255), nullable=False),
-    Column("lms_user", String(255), nullable=False),
-    Column("lineitem", Text, nullable=False),
-    Column("scopes", Text, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-    Column("lineitems", Text),
-)
-"""Where a student's grade goes: the platform, their LMS user id and the line item of their last launch
-(``lineitem`` empty where the launch named only the course's line item container, ``lineitems``)."""
 
 outbox = Table(
     "autograder_lti_outbox", metadata,
@@ -68,27 +53,6 @@ SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 
 BACKOFF_MAX_S = 3600.0
 """The longest wait between two tries of a failed post."""
-
-
-@dataclass(frozen=True)
-class Link:
-    """A student's LMS side of one assignment (from their last verified launch)."""
-
-    issuer: str
-    """The platform's issuer."""
-    client_id: str
-    """The tool's client id on that platform."""
-    deployment_id: str
-    """The deployment the launch came through."""
-    lms_user: str
-    """The student's user id on the platform (the launch's ``sub``): the only user their scores go to."""
-    lineitem: str | None
-    """The line item (gradebook column) URL the launch named; None where it named only ``lineitems``."""
-    scopes: tuple[str, ...]
-    """The AGS scopes the platform granted."""
-    lineitems: str | None = None
-    """The course's line item container URL: where the assignment's line item is found or created when the
-    launch named none."""
 
 
 @dataclass(frozen=True)
@@ -128,24 +92,6 @@ def save_link(engine: Engine, assignment: str, student: str, link: Link) -> None
             connection.execute(update(outbox).where(outbox.c.assignment == assignment, outbox.c.student == student,
                                                     outbox.c.last_error.is_not(None))
                                .values(next_try_at=now, attempts=0))
-
-
-def linked_student(engine: Engine, issuer: str, client_id: str, lms_user: str) -> str | None:
-    """The student an LMS user was last linked to (any assignment), if any."""
-    with engine.connect() as connection:
-        return connection.scalar(select(links.c.student).where(
-            links.c.issuer == issuer, links.c.client_id == client_id, links.c.lms_user == lms_user).limit(1))
-
-
-def link_of(engine: Engine, assignment: str, student: str) -> Link | None:
-    """Where ``student``'s grade for ``assignment`` goes, if they ever launched it from an LMS."""
-    with engine.connect() as connection:
-        row = connection.execute(select(links).where(links.c.assignment == assignment,
-                                                     links.c.student == student)).first()
-    if row is None:
-        return None
-    return Link(row.issuer, row.client_id, row.deployment_id, row.lms_user, row.lineitem or None,
-                tuple(json.loads(row.scopes)), row.lineitems)
 
 
 def gradebook_grade(gb: Gradebook, assignment: str, student: str) -> tuple[float, float, bool] | None:
@@ -233,12 +179,6 @@ def rows(engine: Engine) -> Iterator[dict[str, Any]]:
         yield {"assignment": r.assignment, "student": r.student, "score": payload["score"], "max": payload["max"],
                "pending": payload["pending"], "posted": r.sent == r.payload, "sent_at": r.sent_at,
                "attempts": r.attempts, "next_try_at": r.next_try_at, "error": r.last_error}
-
-
-def linked(engine: Engine) -> list[tuple[str, str]]:
-    """(assignment, student) of every student linked to an LMS."""
-    with engine.connect() as connection:
-        return [(a, s) for a, s in connection.execute(select(links.c.assignment, links.c.student)).tuples()]
 
 
 class Passback:
