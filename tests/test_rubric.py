@@ -8,9 +8,13 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
 
 from autograder.cli import main
+from autograder.config import load_assignment
+from autograder.gradebook import changes, handgrading, rubric
 from autograder.service.app import create_app
 from tests.handgrade_helpers import ANSWER, record_answers
 from tests.service_helpers import (
@@ -134,3 +138,54 @@ def test_the_cli_adds_lists_applies_and_edits_rubric_comments(tmp_path: Path) ->
         in out, out
     code, out = _cli("set", NAME, "cy", NAME, ANSWER, "4", "--rubric", "1", *where)
     assert code == 2 and "starting score 4 is outside 0..3" in out, out
+
+
+def _state(url: str) -> tuple[dict[str, float | None], dict[str, str | None], float, int]:
+    """Each student's hand grade and comment, comment 1's points and how many changes the log holds."""
+    found = handgrading.pending(url, NAME, include_graded=True)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        logged = len(changes.read(connection, NAME))
+    engine.dispose()
+    return ({i.student: i.manual_score for i in found}, {i.student: i.comment for i in found},
+            rubric.comments(url, NAME)[0].points, logged)
+
+
+def test_an_edit_that_fails_partway_changes_nothing_and_one_that_succeeds_changes_every_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    course = make_course(tmp_path / "course")
+    url = sqlite_gradebook(tmp_path)
+    pages = record_answers(course, url)
+    assignment = load_assignment(NAME, course)
+    comment = rubric.add(url, NAME, ANSWER, "no mention of saturation", points=-1)
+    for student in ("ada", "bo"):
+        rubric.set_grade(assignment, url, student, NAME, ANSWER, score=3, rubric=[comment.id])
+    before = _state(url)
+    assert before[0] == {"ada": 2.0, "bo": 2.0, "cy": None}, before
+    drawn = {student: page.read_text() for student, page in pages.items()}
+
+    log, calls = changes.log, []
+
+    def fails_second(gb: object, change: changes.Change) -> None:
+        calls.append(change.student)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        log(gb, change)
+
+    monkeypatch.setattr(changes, "log", fails_second)
+    with pytest.raises(RuntimeError, match="disk full"):
+        rubric.edit(assignment, url, comment.id, text="saturation not named", points=-2)
+    assert len(calls) == 2, "the first answer was regraded before the second failed"
+    assert _state(url) == before  # neither the comment, nor the first answer's grade, nor the log changed
+    assert {student: page.read_text() for student, page in pages.items()} == drawn
+
+    monkeypatch.setattr(changes, "log", log)
+    edited, regraded = rubric.edit(assignment, url, comment.id, text="saturation not named", points=-2)
+    scores, comments, points, logged = _state(url)
+    assert edited.points == points == -2.0 and {a.item.student for a in regraded} == {"ada", "bo"}
+    assert scores == {"ada": 1.0, "bo": 1.0, "cy": None} and logged == before[3] + 2
+    assert comments["ada"] == comments["bo"] == "−2: saturation not named", comments
+    for answer in regraded:
+        assert answer.pages == (pages[answer.item.student].resolve(),)
+        assert "1 / 3" in pages[answer.item.student].read_text()
+        assert "−2: saturation not named" in pages[answer.item.student].read_text()

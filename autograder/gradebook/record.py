@@ -9,7 +9,8 @@ A batch (``grading.batch``), an upload graded by the service (``service.runner``
   which pages show the student's grade (a grader killed in between finds no row, and regrades);
 - ``redraw`` draws every registered page again from its kept result with the hand grades now in
   the gradebook; ``enter_hand_grade`` is a hand grade (or an override of a check) entered and logged
-  (``changes``) in one transaction, then redrawn (``keep_grade``: a grade looked at again and kept, logged);
+  (``changes``) in one transaction, then redrawn (``stage_hand_grade``: the same without the commit, for
+  several grades in one transaction; ``keep_grade``: a grade looked at again and kept, logged);
   ``extend`` and ``recompute_lateness`` move a due date and restate the late penalties it changes.
 """
 
@@ -253,19 +254,30 @@ def hand_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: st
     """As ``enter_hand_grade``, in a gradebook already open: the grade, its change log row and ``also`` commit
     together or not at all (a failure rolls all three back); then the pages are redrawn."""
     try:
-        old = score_of(gb, assignment.name, student, notebook, grade_id)
-        item = handgrading.enter(gb, assignment.name, student, notebook, grade_id, score=score, comment=comment)
-        kind = changes.OVERRIDE if item.kind == handgrading.AUTOGRADED else changes.HAND_GRADE
-        changes.log(gb, changes.Change(assignment.name, student, kind, item.notebook, grade_id,
-                                       changes.score_text(old), changes.score_text(item.score), by, changes.now(),
-                                       why if why is not None else comment or ""))
-        if also is not None:
-            also(gb)
+        item = stage_hand_grade(gb, assignment, student, notebook, grade_id, score=score, comment=comment, by=by,
+                                why=why, also=also)
         gb.db.commit()
     except BaseException:
         gb.db.rollback()
         raise
     return item, redraw(gb, assignment, student)
+
+
+def stage_hand_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: str, grade_id: str, *,
+                     score: float, comment: str | None = None, by: str = "instructor", why: str | None = None,
+                     also: Callable[[Gradebook], None] | None = None) -> handgrading.ManualItem:
+    """The statements of ``hand_grade`` (the grade, its change log row, ``also``) without the commit or the redraw:
+    for a caller that records several grades in one transaction (a rubric comment's edit), commits (or rolls
+    back) once, then calls ``redraw`` for each student."""
+    old = score_of(gb, assignment.name, student, notebook, grade_id)
+    item = handgrading.enter(gb, assignment.name, student, notebook, grade_id, score=score, comment=comment)
+    kind = changes.OVERRIDE if item.kind == handgrading.AUTOGRADED else changes.HAND_GRADE
+    changes.log(gb, changes.Change(assignment.name, student, kind, item.notebook, grade_id,
+                                   changes.score_text(old), changes.score_text(item.score), by, changes.now(),
+                                   why if why is not None else comment or ""))
+    if also is not None:
+        also(gb)
+    return item
 
 
 def keep_grade(gb: Gradebook, assignment: Assignment, student: str, notebook: str, grade_id: str, *, by: str,

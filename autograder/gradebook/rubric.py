@@ -4,9 +4,9 @@ A rubric comment belongs to one hand-graded cell (``-1: no mention of saturation
 with comments keeps the person's starting score and the comments applied (tables of ours beside
 nbgrader's); the hand grade is the starting score plus the comments' points, kept within 0..max, and
 the student's comment is the person's own note followed by one line per comment. Editing a comment's
-text or points recomputes every answer that used it. Every grade goes through the one recording path,
-``record.hand_grade``, in one transaction with its change log row and its rubric rows, which also redraws
-every page that shows it.
+text or points recomputes every answer that used it, all in one transaction with the comment. Every grade goes
+through the one recording path (``record.hand_grade``, or ``record.stage_hand_grade`` for an edit's several) in
+one transaction with its change log row and its rubric rows; every page that shows it is redrawn after the commit.
 """
 
 from __future__ import annotations
@@ -299,31 +299,42 @@ def edit(assignment: Assignment, db_url: str, rubric_id: int, *, text: str | Non
          points: float | None = None,
          also_for: Callable[[str], Callable[[Gradebook], None]] | None = None) -> tuple[RubricComment, list[Regraded]]:
     """Change a comment's text or points, and recompute the hand grade and comment of every answer that has it
-    (each through ``record.hand_grade``, with ``also_for(student)`` in its transaction; the pages that show it
-    are redrawn)."""
+    (each as ``record.hand_grade`` records one, with ``also_for(student)``). The comment and every answer's grade
+    and change log row commit in one transaction, or none does; then the pages that show them are redrawn."""
     if text is not None and not text.strip():
         raise ManualGradeError("a rubric comment needs some text")
     with open_existing(db_url) as gb:
         ensure(gb)
-        row = gb.db.execute(select(comments_table).where(comments_table.c.id == rubric_id,
-                                                         comments_table.c.assignment == assignment.name)).first()
-        if row is None:
-            raise ManualGradeError(f"no rubric comment {rubric_id} in {assignment.name}; "
-                                   "list them with `autograder handgrade rubric list`")
-        changes = {k: v for k, v in (("text", text.strip() if text else None), ("points", points)) if v is not None}
-        if changes:
-            gb.db.execute(update(comments_table).where(comments_table.c.id == rubric_id).values(**changes))
-        gb.db.commit()
-        edited = next(c for c in _comments(gb, assignment.name) if c.id == rubric_id)
-        users = [g for g in _graded(gb, assignment.name).values() if rubric_id in g.applied]
-        rubric = {c.id: c for c in _comments(gb, assignment.name, edited.grade_id)}
-        maxima = {(nb, gid): top for nb, gid, top in _hand_graded_cells(gb, assignment.name)}
-        regraded = []
-        for answer in users:
-            final, note = compose(answer.base, answer.note, [rubric[i] for i in answer.applied],
-                                  maxima[(answer.notebook, answer.grade_id)])
-            item, pages = record.hand_grade(gb, assignment, answer.student, answer.notebook, answer.grade_id,
-                                            score=final, comment=note,
-                                            also=also_for(answer.student) if also_for is not None else None)
-            regraded.append(Regraded(item, tuple(pages)))
-        return edited, regraded
+        try:
+            edited, items = _edit(gb, assignment, rubric_id, text=text, points=points, also_for=also_for)
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
+        pages = {item.student: tuple(record.redraw(gb, assignment, item.student)) for item in items}
+        return edited, [Regraded(item, pages[item.student]) for item in items]
+
+
+def _edit(gb: Gradebook, assignment: Assignment, rubric_id: int, *, text: str | None, points: float | None,
+          also_for: Callable[[str], Callable[[Gradebook], None]] | None) -> tuple[RubricComment, list[ManualItem]]:
+    """The statements of ``edit`` (the comment, then every answer that has it), no commit."""
+    row = gb.db.execute(select(comments_table).where(comments_table.c.id == rubric_id,
+                                                     comments_table.c.assignment == assignment.name)).first()
+    if row is None:
+        raise ManualGradeError(f"no rubric comment {rubric_id} in {assignment.name}; "
+                               "list them with `autograder handgrade rubric list`")
+    changes = {k: v for k, v in (("text", text.strip() if text else None), ("points", points)) if v is not None}
+    if changes:
+        gb.db.execute(update(comments_table).where(comments_table.c.id == rubric_id).values(**changes))
+    edited = next(c for c in _comments(gb, assignment.name) if c.id == rubric_id)
+    users = [g for g in _graded(gb, assignment.name).values() if rubric_id in g.applied]
+    rubric = {c.id: c for c in _comments(gb, assignment.name, edited.grade_id)}
+    maxima = {(nb, gid): top for nb, gid, top in _hand_graded_cells(gb, assignment.name)}
+    items = []
+    for answer in users:
+        final, note = compose(answer.base, answer.note, [rubric[i] for i in answer.applied],
+                              maxima[(answer.notebook, answer.grade_id)])
+        items.append(record.stage_hand_grade(gb, assignment, answer.student, answer.notebook, answer.grade_id,
+                                             score=final, comment=note,
+                                             also=also_for(answer.student) if also_for is not None else None))
+    return edited, items

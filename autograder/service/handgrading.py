@@ -38,7 +38,7 @@ def hand_grade(assignment: Assignment, db_url: str, state_dir: Path, student: st
 
 def edit_rubric(assignment: Assignment, db_url: str, state_dir: Path, rubric_id: int, *, text: str | None = None,
                 points: float | None = None) -> tuple[rubric.RubricComment, list[rubric.Regraded]]:
-    """``rubric.edit`` with each regraded student's counted upload restated in the transaction of their grade
+    """``rubric.edit`` with each regraded student's counted upload restated in the edit's one transaction
     (the page and ``autograder handgrade rubric edit``)."""
     return rubric.edit(assignment, db_url, rubric_id, text=text, points=points,
                        also_for=functools.partial(restate, state_dir, assignment))
