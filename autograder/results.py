@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+TIMED_OUT = "the notebook did not finish within"
+"""How the failure of a notebook stopped at its time limit begins (see ``timed_out``)."""
+
+
+def timed_out(reason: str | None) -> bool:
+    """Whether a submission's ``reason`` says its notebook was stopped at its time limit (more time may help)."""
+    return reason is not None and TIMED_OUT in reason
+
 
 @dataclass(frozen=True)
 class CheckResult:

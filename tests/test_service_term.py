@@ -12,13 +12,16 @@ import io
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from autograder.gradebook import store
+from autograder.results import timed_out
 from autograder.service.app import create_app
-from autograder.service.db import engine_for
+from autograder.service.db import engine_for, uploads
 from autograder.service.roster import import_roster
+from tests import factories
 from tests.service_helpers import (
     INSTRUCTOR,
     NAME,
@@ -30,9 +33,11 @@ from tests.service_helpers import (
     sign_in,
     token_for,
     upload,
+    upload_state,
     wait_done,
     write_roster,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.container
 
@@ -207,3 +212,48 @@ def test_a_regrade_answer_commits_with_its_grade_and_change_log_row_or_not_at_al
         page = ann.get(f"/uploads/{uploaded}/feedback").text
         assert "answered: 2 → 1 points" in page and "Half the curve." in page
         assert "answered: grade kept" in page and "The loss check is right." in page
+
+
+def _recorded(db_url: str, upload_id: int) -> int:
+    """How many times the upload's result was written (a regrade writes it again)."""
+    engine = engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(uploads.c.recorded).where(uploads.c.id == upload_id)) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_time_factor_on_the_instructors_page_regrades_a_counted_upload_that_timed_out(
+        tmp_path: Path, db_url: str, sandbox_name: str) -> None:
+    course = make_course(tmp_path / "course")
+    toml = course / "source" / NAME / "assignment.toml"
+    toml.write_text(toml.read_text().replace("notebook_timeout_s = 120", "notebook_timeout_s = 3"))
+    slow = nbformat.reads(notebook_bytes(course).decode(), as_version=4)  # type: ignore[no-untyped-call]
+    slow.cells.append(factories.code("import time\ntime.sleep(5)", "extra"))  # past 3 s, within 3 x 4 s
+    settings = settings_for(course, db_url, sandbox=sandbox_name)
+    import_roster(write_roster(course, ["ann", "ben"]), settings)
+    pages_only = settings_for(course, db_url, grade=False)  # one runner grades; the other app serves pages
+    with TestClient(create_app(settings)) as student, TestClient(create_app(pages_only)) as other, \
+            TestClient(create_app(pages_only)) as teacher:
+        ann = upload(student, sign_in(student, token_for(settings, "ann")), nbformat.writes(slow).encode())  # type: ignore[no-untyped-call]
+        ben = upload(other, sign_in(other, token_for(settings, "ben")), notebook_bytes(course, "release"))
+        first = wait_done(student, ann)
+        assert first["score"] == 0 and "did not finish within 3 s" in str(first["reason"]), first
+        assert not timed_out(str(wait_done(other, ben)["reason"]))  # scored little, but in time
+
+        staff = sign_in(teacher, INSTRUCTOR)
+        for who in ("ann", "ben"):
+            answer = teacher.post(f"/instructor/a/{NAME}/students/{who}/extend",
+                                  data={"csrf": staff, "time_factor": "4", "why": "accommodation"})
+            assert answer.status_code == 200, answer.text[-300:]
+            notice = f"Upload {ann} had timed out: it is queued to be graded again"
+            assert (notice in answer.text) == (who == "ann"), answer.text[-2500:]
+        done = wait_until(lambda: upload_state(student, ann), timeout=120, what="ann's upload graded again",
+                          until=lambda s: s["status"] == "done" and _recorded(db_url, ann) == 2)
+        assert done["score"] == done["max_score"] and float(str(done["score"])) > 0 and not done["reason"], done
+        assert _recorded(db_url, ben) == 1  # ben's did not time out: not graded again
+        logged = _export(teacher, f"/instructor/a/{NAME}/changes.csv")
+        assert [(c["student_id"], c["kind"], c["new"]) for c in logged] == [("ann", "extension", "none ×4 time"),
+                                                                          ("ben", "extension", "none ×4 time")]
+        assert f"upload {ann} timed out: graded again" in logged[0]["why"] and logged[1]["why"] == "accommodation"

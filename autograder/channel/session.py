@@ -16,7 +16,7 @@ from autograder.channel.calls import CallReport, report_from_data
 from autograder.channel.errors import ChannelError, KernelDied, StudentCodeError, StudentTimeout, rebuild
 from autograder.channel.kernel import FONT_CACHE_ENV
 from autograder.channel.special import RESUME
-from autograder.results import CellRecord, ExecutionReport
+from autograder.results import TIMED_OUT, CellRecord, ExecutionReport
 from autograder.sandbox import Limits, Mount, Sandbox, SandboxProcess, default_env, runtime_mounts
 from autograder.sandbox.fonts import FONT_CACHE_TARGET, font_cache
 
@@ -162,7 +162,7 @@ class KernelSession:
 
     def _failure_reason(self, timed_out: bool, timeout: float, where: str) -> str:
         if timed_out:
-            return f"the notebook did not finish within {timeout:g} s; it was stopped {where}"
+            return f"{TIMED_OUT} {timeout:g} s; it was stopped {where}"
         code = self._exit_code()
         tail = self._stderr.text().strip().splitlines()[-1:] or [""]
         if code is not None and code in (137, -9):

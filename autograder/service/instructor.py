@@ -71,8 +71,10 @@ def overview(request: Request, name: str) -> Response:
 def student_page(request: Request, name: str, student: str) -> Response:
     service, who = _service(request)
     assignment = service.assignment(name)
+    regrading = request.query_params.get("regrading", "")  # set after a time factor regraded a timeout
     return service.page(request, "instructor_student.html", who, assignment=assignment, student=student,
                         history=queue.history(service.engine, name, student),
+                        regrading=int(regrading) if regrading.isdigit() else None,
                         **term.student_context(service, name, student), **regrades.student_context(service, name,
                                                                                                   student))
 

@@ -7,6 +7,7 @@ beside the gradebook (the counted upload's penalty and score) is restated in the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,15 +21,18 @@ from starlette.responses import RedirectResponse, Response
 
 from autograder.config import Assignment
 from autograder.gradebook import changes, extensions, handgrading, record, resultjson, store
+from autograder.results import timed_out
 from autograder.service import policy as rules
 from autograder.service import queue
 from autograder.service.auth import check_csrf
 from autograder.service.context import Service
-from autograder.service.db import uploads
+from autograder.service.db import DONE, uploads
 from autograder.service.runner import feedback_path
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
+
+log = logging.getLogger("autograder.service")
 
 router = APIRouter(prefix="/instructor")
 
@@ -92,6 +96,33 @@ def extend_student(assignment: Assignment, db_url: str, state_dir: Path, student
                          why=why, also=restate(state_dir, assignment, student))
 
 
+def timed_out_upload(service: Service, name: str, student: str, factor: float | None) -> queue.Upload | None:
+    """``student``'s counted upload of ``name`` when setting their time factor to ``factor`` should grade it again:
+    the factor changes and its last grading stopped at the time limit (a timeout's reason)."""
+    if factor is None or factor == extension_of(service, name, student).time_factor:
+        return None
+    counted = queue.counted(service.engine, name).get(student)
+    return counted if counted is not None and counted.status == DONE and timed_out(counted.reason) else None
+
+
+def extend_on_page(service: Service, assignment: Assignment, student: str, *, until: dt.datetime | None,
+                   days: float | None, factor: float | None, by: str, why: str) -> queue.Upload | None:
+    """The page's extension (``extend_student``); a counted upload that had timed out is queued to be graded
+    again with the new time limits (through the runner, as any upload), said in the change log's row. Returns it."""
+    again = timed_out_upload(service, assignment.name, student, factor)
+    if again is not None:
+        why = "; ".join(w for w in (why, f"upload {again.id} timed out: graded again with the new time limits") if w)
+    extend_student(assignment, service.settings.db_url, service.settings.state_dir, student, until=until, days=days,
+                   time_factor=factor, by=by, why=why)
+    if again is None or not queue.requeue(service.engine, [again.id]):
+        return None
+    log.info("upload %d of %s (%s) graded again: time factor set to ×%g after it timed out", again.id,
+             assignment.name, student, factor or 1.0)
+    if service.runner is not None:
+        service.runner.wake()
+    return again
+
+
 def restate_deadline(assignment: Assignment, db_url: str, state_dir: Path) -> list[Path]:
     """After the assignment's ``[policy] deadline`` moved: the gradebook's due date from assignment.toml, then
     every student's late penalty again (nbgrader's column and the service's counted uploads, in one
@@ -131,10 +162,10 @@ async def extend(request: Request, name: str, student: str) -> Response:
     days, factor = _number(fields["days"], "days"), _number(fields["time_factor"], "time factor")
     if until is not None and days is not None:
         raise HTTPException(400, "give a new due date or extra days, not both")
-    await run_in_threadpool(lambda: extend_student(
-        assignment, service.settings.db_url, service.settings.state_dir, student, until=until, days=days,
-        time_factor=factor, by=who.name, why=fields["why"]))
-    return RedirectResponse(f"/instructor/a/{name}/students/{student}", 303)
+    again = await run_in_threadpool(lambda: extend_on_page(service, assignment, student, until=until, days=days,
+                                                          factor=factor, by=who.name, why=fields["why"]))
+    shown = f"?regrading={again.id}" if again is not None else ""  # the page says so (see instructor.student_page)
+    return RedirectResponse(f"/instructor/a/{name}/students/{student}{shown}", 303)
 
 
 @router.get("/a/{name}/changes.csv")
