@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("model", type=Path, help="a .keras file (loaded with safe_mode=True); data: $AUTOGRADER_DATA_DIR")
     args = parser.parse_args(argv)
     if args.command == "evaluate":
-        print(json.dumps(evaluate_model(args.model), indent=1))
+        if not args.model.is_file():
+            parser.exit(2, f"{args.model}: no such file; give the path of a saved .keras model\n")
+        try:
+            print(json.dumps(evaluate_model(args.model), indent=1))
+        except AssertionError as exc:  # the grader's own words for a missing, foreign or unsafe model file
+            parser.exit(2, f"{args.model}: {exc}\n")
         return
     record = train(args.assignment, args.out, epochs=args.epochs, seed=args.seed, train_limit=args.train_limit,
                    keep_optimizer=args.keep_optimizer)
